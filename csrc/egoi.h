@@ -1,0 +1,36 @@
+/*
+ * egoi.h - internal declarations shared by the C files of egoi.core.
+ * Nothing here is exported from the shared object: every symbol but
+ * luaopen_egoi_core has hidden visibility (see Makefile, EGOI_API).
+ */
+#ifndef EGOI_H
+#define EGOI_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "egoi_compat.h"
+
+#define EGOI_VERSION "0.1.0"
+
+#if defined(__GNUC__)
+#define EGOI_API __attribute__((visibility("default")))
+#else
+#define EGOI_API
+#endif
+
+/* Each concern adds its functions to the module table on top of the stack
+ * and leaves the stack as it found it. */
+void egoi_errors_open(lua_State *L);
+void egoi_encode_open(lua_State *L);
+void egoi_decode_open(lua_State *L);
+void egoi_xmlrpc_open(lua_State *L);
+void egoi_transport_open(lua_State *L);
+void egoi_ratelimit_open(lua_State *L);
+
+/* errors.c: symbolic name of a libcurl result code ("COULDNT_CONNECT",
+ * "TIMEOUT", ...) and whether a failure with that code proves the request
+ * never reached the server (1) or may have (0). Defined in errors.c. */
+const char *egoi_errors_curl_name(int curlcode);
+
+#endif

@@ -1,0 +1,7 @@
+/* ratelimit.c - placeholder; filled in by its owner. */
+#include "egoi.h"
+
+void egoi_ratelimit_open(lua_State *L)
+{
+    (void)L;
+}

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Run every busted spec under Lua 5.4 and under LuaJIT (against the
+# matching build of egoi.core) and print one closing line
+# "N passed, N failed" for the whole run.
+cd "$(dirname "$0")/.." || exit 1
+total_ok=0; total_bad=0; status=0
+for v in 5.4 jit; do
+  if [ "$v" = 5.4 ]; then lua=lua5.4; else lua=luajit; fi
+  echo "== busted on $lua"
+  out=$(mktemp)
+  EGOI_TEST_LUA=$lua LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="${BUILD:-build}/$v/?.so;;" \
+    $lua /usr/bin/busted --output=utfTerminal ${BUSTED_ARGS:-} spec 2>&1 | tee "$out"
+  line=$(grep -E '[0-9]+ success(es)? / [0-9]+ failures? / [0-9]+ errors?' "$out" | tail -n 1)
+  ok=$(echo "$line" | sed -E 's/^[^0-9]*([0-9]+) success.*/\1/')
+  fail=$(echo "$line" | sed -E 's/.* ([0-9]+) failures? \/ ([0-9]+) errors?.*/\1+\2/')
+  if [ -z "$line" ]; then ok=0; fail=1; echo "no busted summary from $lua"; fi
+  total_ok=$((total_ok + ok)); total_bad=$((total_bad + fail))
+  [ "$fail" = "0+0" ] || status=1
+  rm -f "$out"
+done
+echo "$total_ok passed, $total_bad failed"
+[ "$total_bad" -eq 0 ] || status=1
+exit $status
