@@ -1,0 +1,413 @@
+-- egoi.methods: the catalogue of E-goi API v2 methods and argument preparation.
+--
+-- One entry per wire method (57 methods of the official Java/C# wrappers plus `addSegment`):
+--   name        wire method name, exactly as sent (`checklogin`, `getExtraFields`, ...)
+--   resource    resource table on the client (`client.lists`, ...)
+--   names       Lua method names on that resource; names[1] is always the full snake_case name
+--   required    required arguments, checked before a call. Each item is either
+--                 { "listID", code = "LIST_MISSING" }            -- one wire argument
+--                 { any = { "email", "cellphone" }, code = ... } -- at least one of them
+--               A value counts as missing when it is nil, "" or an empty table (an empty table
+--               is encoded as nothing on the wire). Only arguments the API notes mark required
+--               with real evidence are listed; methods with unknown arguments require nothing.
+--   aliases     readable name -> wire name (`list`/`list_id` -> `listID` wherever `listID` is
+--               taken; createList's Portuguese names; a few snake_case spellings)
+--   read_only   true when the call cannot change state or send anything
+--   error_paths dot-separated paths of sub-objects where the method reports `ERROR` besides the
+--               top level (e.g. subscriberData: "subscriber")
+--   ok_scalars  set of scalar `response` values that mean success
+--   doc         one line for the README
+--
+-- Only the catalogue and local checks live here; calling is the client's job.
+
+local errors = require("egoi.errors")
+
+local methods = {}
+
+local LIST = { list = "listID", list_id = "listID" }
+
+local function aliases(...)
+  local out = {}
+  for i = 1, select("#", ...) do
+    for k, v in pairs((select(i, ...))) do
+      out[k] = v
+    end
+  end
+  return out
+end
+
+local function req(name, code)
+  return { name, code = code or "MISSING_ARGUMENT" }
+end
+
+local LIST_R = req("listID", "LIST_MISSING")
+local SUBSCRIBER_R = req("subscriber", "SUBSCRIBER_MISSING")
+local CAMPAIGN_R = req("campaign", "NO_CAMPAIGN")
+
+local SENDER = { from_id = "fromID" }
+
+local list = {}
+methods.list = list
+
+local function def(resource, name, names, t)
+  t.resource = resource
+  t.name = name
+  t.names = names
+  t.required = t.required or {}
+  t.aliases = aliases(t.aliases or {}) -- own copy per entry
+  t.error_paths = t.error_paths or {}
+  t.ok_scalars = t.ok_scalars or {}
+  t.read_only = t.read_only == true
+  list[#list + 1] = t
+end
+
+-- 3.1 Account / user
+def("account", "checklogin", { "check_login" }, {
+  read_only = true, doc = "Check credentials (username/password or API key)" })
+def("account", "getUserData", { "get_user_data", "user_data" }, {
+  read_only = true, doc = "Data of the user owning the API key" })
+def("account", "getClientData", { "get_client_data", "client_data" }, {
+  read_only = true, doc = "Account (client) data: company, plan, credits" })
+def("account", "getCredits", { "get_credits", "credits" }, {
+  read_only = true, doc = "Remaining credits" })
+
+-- 3.2 Lists
+def("lists", "getLists", { "get_lists", "all" }, {
+  read_only = true, aliases = LIST, doc = "All mailing lists (or one, with listID)" })
+def("lists", "createList", { "create_list", "create" }, {
+  required = { req("nome", "NAME_MISSING"), req("idioma_lista") },
+  aliases = { name = "nome", language = "idioma_lista", email_channel = "canal_email",
+    sms_channel = "canal_sms", fax_channel = "canal_fax", voice_channel = "canal_voz",
+    mms_channel = "canal_mms" },
+  doc = "Create a mailing list; returns LIST_ID" })
+def("lists", "updateList", { "update_list", "update" }, {
+  required = { LIST_R }, aliases = LIST, doc = "Rename a list / change its language" })
+def("lists", "deleteList", { "delete_list", "delete" }, {
+  required = { LIST_R }, aliases = LIST, doc = "Delete a mailing list" })
+
+-- 3.3 Extra fields
+def("fields", "getExtraFields", { "get_extra_fields", "all" }, {
+  read_only = true, required = { LIST_R }, aliases = LIST, doc = "Extra fields of a list" })
+def("fields", "addExtraField", { "add_extra_field", "add" }, {
+  required = { LIST_R, req("name", "FIELD_NAME_MISSING"), req("type", "INVALID_TYPE") },
+  aliases = LIST, doc = "Add an extra field to a list; returns NEW_ID" })
+def("fields", "editExtraField", { "edit_extra_field", "edit" }, {
+  aliases = LIST, doc = "Edit an extra field (arguments undocumented)" })
+def("fields", "deleteExtraField", { "delete_extra_field", "delete" }, {
+  aliases = LIST, doc = "Delete an extra field (arguments undocumented)" })
+
+-- 3.4 Subscribers
+def("subscribers", "addSubscriber", { "add_subscriber", "add" }, {
+  required = { LIST_R, { any = { "email", "cellphone" }, code = "EMAIL_REQUIRED" } },
+  aliases = aliases(LIST, { form_id = "formID" }),
+  doc = "Add a subscriber to a list; returns UID" })
+def("subscribers", "addSubscriberBulk", { "add_subscriber_bulk", "add_bulk" }, {
+  required = { LIST_R, req("subscribers", "NO_SUBSCRIBERS"), req("compareField", "NO_COMPARE_FIELD") },
+  aliases = aliases(LIST, { compare_field = "compareField" }),
+  doc = "Import many subscribers at once" })
+def("subscribers", "editSubscriber", { "edit_subscriber", "edit" }, {
+  required = { LIST_R, SUBSCRIBER_R }, aliases = LIST,
+  doc = "Edit a subscriber (by UID or e-mail)" })
+def("subscribers", "removeSubscriber", { "remove_subscriber", "remove" }, {
+  required = { LIST_R, SUBSCRIBER_R },
+  aliases = aliases(LIST, { remove_method = "removeMethod", remove_reason = "removeReason",
+    remove_obs = "removeObs" }),
+  ok_scalars = { OK = true },
+  doc = "Unsubscribe a subscriber" })
+def("subscribers", "subscriberData", { "subscriber_data", "get" }, {
+  read_only = true, required = { LIST_R, SUBSCRIBER_R }, aliases = LIST,
+  error_paths = { "subscriber" },
+  doc = "One subscriber, or a page of all (subscriber = \"all_subscribers\")" })
+def("subscribers", "getSubscriberActivity", { "get_subscriber_activity", "activity" }, {
+  read_only = true, aliases = LIST, doc = "Activity of a subscriber (arguments undocumented)" })
+
+-- 3.5 Tags
+def("tags", "getTags", { "get_tags", "all" }, {
+  read_only = true, doc = "All tags (TAG_LIST)" })
+def("tags", "addTag", { "add_tag", "add" }, {
+  required = { req("name", "NAME_MISSING") }, doc = "Create a tag; returns ID and NAME" })
+def("tags", "deleteTag", { "delete_tag", "delete" }, {
+  doc = "Delete a tag (argument name undocumented)" })
+def("tags", "attachTag", { "attach_tag", "attach" }, {
+  required = { LIST_R, req("tag", "NO_TAG_ID"), req("target", "NO_TARGET_ELEMENTS"),
+    req("type", "INVALID_TYPE") },
+  aliases = LIST, doc = "Attach a tag to subscribers (target = UIDs, type = \"subscriber\")" })
+def("tags", "detachTag", { "detach_tag", "detach" }, {
+  aliases = LIST, doc = "Detach a tag from subscribers (as attachTag)" })
+
+-- 3.6 Senders / domains
+def("senders", "getSenders", { "get_senders", "all" }, {
+  read_only = true, doc = "Senders (FROMID, SENDER, CHANNEL), optionally by channel" })
+def("senders", "addSender", { "add_sender", "add" }, { doc = "Add a sender (arguments undocumented)" })
+def("senders", "editSender", { "edit_sender", "edit" }, { doc = "Edit a sender (arguments undocumented)" })
+def("senders", "deleteSender", { "delete_sender", "delete" }, {
+  doc = "Delete a sender (arguments undocumented)" })
+def("senders", "addCname", { "add_cname" }, { doc = "Add a CNAME domain (arguments undocumented)" })
+
+-- 3.7 Segments
+def("segments", "getSegments", { "get_segments", "all" }, {
+  read_only = true, required = { LIST_R }, aliases = LIST, doc = "Segments of a list" })
+def("segments", "createSegment", { "create_segment", "create" }, {
+  aliases = LIST, doc = "Create a segment (arguments undocumented)" })
+def("segments", "createSegmentAdvanced", { "create_segment_advanced", "create_advanced" }, {
+  aliases = LIST, doc = "Create an advanced segment (arguments undocumented)" })
+def("segments", "deleteSegment", { "delete_segment", "delete" }, {
+  aliases = LIST, doc = "Delete a segment (arguments undocumented)" })
+def("segments", "addSegment", { "add_segment", "add" }, {
+  aliases = LIST, doc = "Add a segment (composer PHP wrapper only; arguments undocumented)" })
+
+-- 3.8 Campaigns
+def("campaigns", "getCampaigns", { "get_campaigns", "all" }, {
+  read_only = true, doc = "Campaigns (HASH, REF, SUBJECT, CHANNEL, STATUS, ...)" })
+def("campaigns", "createCampaignEmail", { "create_campaign_email", "create_email" }, {
+  required = { LIST_R, req("subject", "NO_SUBJECT") }, aliases = aliases(LIST, SENDER),
+  doc = "Create an e-mail campaign; returns ID (the campaign hash)" })
+def("campaigns", "editCampaignEmail", { "edit_campaign_email", "edit_email" }, {
+  required = { CAMPAIGN_R }, aliases = aliases(LIST, SENDER), doc = "Edit an e-mail campaign" })
+def("campaigns", "createCampaignSMS", { "create_campaign_sms", "create_sms" }, {
+  aliases = aliases(LIST, SENDER), doc = "Create an SMS campaign; returns ID (hash)" })
+def("campaigns", "editCampaignSMS", { "edit_campaign_sms", "edit_sms" }, {
+  required = { CAMPAIGN_R }, aliases = aliases(LIST, SENDER), doc = "Edit an SMS campaign" })
+def("campaigns", "createCampaignFAX", { "create_campaign_fax", "create_fax" }, {
+  aliases = LIST, doc = "Create a fax campaign (arguments undocumented)" })
+def("campaigns", "createCampaignVoice", { "create_campaign_voice", "create_voice" }, {
+  aliases = LIST, doc = "Create a voice campaign (arguments undocumented)" })
+def("campaigns", "deleteCampaign", { "delete_campaign", "delete" }, {
+  required = { CAMPAIGN_R }, doc = "Delete a campaign" })
+def("campaigns", "createCampaignGroup", { "create_campaign_group", "create_group" }, {
+  doc = "Create a campaign group (arguments undocumented)" })
+def("campaigns", "editCampaignGroup", { "edit_campaign_group", "edit_group" }, {
+  doc = "Edit a campaign group (arguments undocumented)" })
+def("campaigns", "getHeaderFooterTemplates", { "get_header_footer_templates", "header_footer_templates" }, {
+  read_only = true, doc = "Header/footer templates (id, name)" })
+def("campaigns", "getTemplates", { "get_templates", "templates" }, {
+  read_only = true, doc = "Templates (arguments undocumented)" })
+
+-- 3.9 Sending
+def("send", "sendEmail", { "send_email", "email" }, {
+  required = { CAMPAIGN_R, LIST_R }, aliases = aliases(LIST, SENDER),
+  doc = "Send an e-mail campaign to a segment, addresses or a UID" })
+def("send", "sendSMS", { "send_sms", "sms" }, {
+  required = { LIST_R, req("fromID", "INVALID_FROM"), req("message", "NO_MESSAGE") },
+  aliases = aliases(LIST, SENDER), doc = "Send an SMS (campaign or ad hoc)" })
+def("send", "sendFAX", { "send_fax", "fax" }, {
+  aliases = LIST, doc = "Send a fax campaign (arguments undocumented)" })
+def("send", "sendCall", { "send_call", "call" }, {
+  aliases = LIST, doc = "Send a voice call campaign (arguments undocumented)" })
+
+-- 3.10 Reports
+def("reports", "getReport", { "get_report", "get" }, {
+  read_only = true, required = { CAMPAIGN_R }, doc = "Report of a campaign (SENT, UNIQUE_VIEWS, ...)" })
+def("reports", "generateAdvancedReport", { "generate_advanced_report", "generate_advanced" }, {
+  doc = "Request an advanced report (arguments undocumented)" })
+def("reports", "getAdvancedReport", { "get_advanced_report", "get_advanced" }, {
+  read_only = true, doc = "Fetch an advanced report (arguments undocumented)" })
+
+-- 3.11 Forms, automations, callbacks, queue
+def("forms", "getForms", { "get_forms", "all" }, {
+  read_only = true, required = { LIST_R }, aliases = LIST, doc = "Subscription forms of a list" })
+def("forms", "getFormsSubmissions", { "get_forms_submissions", "submissions" }, {
+  read_only = true, aliases = LIST, doc = "Form submissions (arguments undocumented)" })
+def("automations", "getAutobots", { "get_autobots", "all" }, {
+  read_only = true, doc = "Automations (autobots) (arguments undocumented)" })
+def("automations", "startAutobot", { "start_autobot", "start" }, {
+  doc = "Start an automation (arguments undocumented)" })
+def("callbacks", "editApiCallback", { "edit_api_callback", "edit" }, {
+  required = { LIST_R, req("callback_url") }, aliases = LIST,
+  doc = "Set a list's callback URL and notif_api_1..16 flags" })
+def("queue", "getOperationsQueue", { "get_operations_queue", "get" }, {
+  read_only = true, doc = "Queued operations (arguments undocumented)" })
+
+-- Indexes -------------------------------------------------------------------------------------
+
+local by_lower = {}
+for i = 1, #list do
+  local e = list[i]
+  local key = e.name:lower()
+  assert(by_lower[key] == nil, "duplicate method " .. e.name)
+  by_lower[key] = e
+end
+
+--- The entry for a wire method name (case-insensitive), or nil.
+function methods.lookup(name)
+  if type(name) ~= "string" then
+    return nil
+  end
+  return by_lower[name:lower()]
+end
+
+--- The read-only flag of a method; unknown names count as read-only only when they start
+-- with `get` or `check` (case-insensitive).
+function methods.is_read_only(name)
+  local e = methods.lookup(name)
+  if e then
+    return e.read_only
+  end
+  if type(name) ~= "string" then
+    return false
+  end
+  local lower = name:lower()
+  return lower:sub(1, 3) == "get" or lower:sub(1, 5) == "check"
+end
+
+-- Argument preparation ------------------------------------------------------------------------
+
+local function is_missing(v)
+  return v == nil or v == "" or (type(v) == "table" and next(v) == nil)
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do
+    keys[#keys + 1] = k
+  end
+  table.sort(keys)
+  return keys
+end
+
+-- "'nome' (alias 'name')", "'listID' (alias 'list' or 'list_id')"
+local function describe(entry, wire)
+  local names = {}
+  for _, alias in ipairs(sorted_keys(entry.aliases)) do
+    if entry.aliases[alias] == wire then
+      names[#names + 1] = "'" .. alias .. "'"
+    end
+  end
+  local s = "'" .. wire .. "'"
+  if #names > 0 then
+    s = s .. " (alias " .. table.concat(names, " or ") .. ")"
+  end
+  return s
+end
+
+--- Translate and check the arguments of one call.
+-- `entry` is a catalogue entry (or a wire name). Returns a NEW table of wire arguments, or
+-- nil and a usage error. `args` itself is never modified (nested tables are shared, not copied).
+function methods.prepare(entry, args)
+  if type(entry) == "string" then
+    local found = methods.lookup(entry)
+    if not found then
+      return nil, errors.usage(entry, "INVALID_ARGUMENT", "unknown method '" .. entry .. "'")
+    end
+    entry = found
+  end
+  if type(entry) ~= "table" or type(entry.name) ~= "string" then
+    error("methods.prepare: argument 'entry' must be a method catalogue entry", 2)
+  end
+  local name = entry.name
+  if args == nil then
+    args = {}
+  elseif type(args) ~= "table" then
+    return nil, errors.usage(name, "INVALID_ARGUMENT",
+      name .. ": argument 'args' must be a table or nil, got " .. type(args))
+  end
+
+  local out = {}
+  for k, v in pairs(args) do
+    if type(k) ~= "string" then
+      return nil, errors.usage(name, "INVALID_ARGUMENT",
+        name .. ": argument names must be strings, got " .. type(k) .. " key " .. tostring(k))
+    end
+    if k:lower() == "apikey" then
+      return nil, errors.usage(name, "INVALID_ARGUMENT",
+        name .. ": 'apikey' must not be passed in the arguments; the client adds it")
+    end
+    out[k] = v
+  end
+
+  -- aliases, in sorted order so that conflict messages are deterministic
+  local from = {} -- wire name -> alias that supplied it
+  for _, alias in ipairs(sorted_keys(entry.aliases)) do
+    local value = out[alias]
+    if value ~= nil then
+      local wire = entry.aliases[alias]
+      if from[wire] then
+        return nil, errors.usage(name, "INVALID_ARGUMENT", name .. ": both '" .. from[wire] .. "' and '"
+          .. alias .. "' given; they are the same argument '" .. wire .. "'")
+      end
+      if args[wire] ~= nil then
+        return nil, errors.usage(name, "INVALID_ARGUMENT", name .. ": both '" .. alias .. "' and '"
+          .. wire .. "' given; '" .. alias .. "' is an alias of '" .. wire .. "'")
+      end
+      out[alias] = nil
+      out[wire] = value
+      from[wire] = alias
+    end
+  end
+
+  for _, r in ipairs(entry.required) do
+    if r.any then
+      local found = false
+      for _, wire in ipairs(r.any) do
+        if not is_missing(out[wire]) then
+          found = true
+          break
+        end
+      end
+      if not found then
+        local parts = {}
+        for i, wire in ipairs(r.any) do
+          parts[i] = describe(entry, wire)
+        end
+        return nil, errors.usage(name, r.code, name .. ": missing argument "
+          .. table.concat(parts, " or "))
+      end
+    elseif is_missing(out[r[1]]) then
+      return nil, errors.usage(name, r.code, name .. ": missing argument " .. describe(entry, r[1]))
+    end
+  end
+  return out
+end
+
+-- README table --------------------------------------------------------------------------------
+
+local function required_text(entry)
+  local parts = {}
+  for _, r in ipairs(entry.required) do
+    if r.any then
+      local alts = {}
+      for i, wire in ipairs(r.any) do
+        alts[i] = "`" .. wire .. "`"
+      end
+      parts[#parts + 1] = table.concat(alts, " or ")
+    else
+      parts[#parts + 1] = "`" .. r[1] .. "`"
+    end
+  end
+  return #parts > 0 and table.concat(parts, ", ") or "—"
+end
+
+--- A Markdown table of the catalogue for the README.
+function methods.markdown_table()
+  local lines = {
+    "| resource | Lua method(s) | wire method | required args | read-only | what it does |",
+    "|---|---|---|---|---|---|",
+  }
+  for _, e in ipairs(list) do
+    local names = {}
+    for i, n in ipairs(e.names) do
+      names[i] = "`" .. n .. "`"
+    end
+    lines[#lines + 1] = "| `" .. e.resource .. "` | " .. table.concat(names, ", ") .. " | `" .. e.name
+      .. "` | " .. required_text(e) .. " | " .. (e.read_only and "yes" or "no") .. " | " .. e.doc .. " |"
+  end
+  -- aliases: the list ones once, the others per method
+  local other = {}
+  for _, e in ipairs(list) do
+    local parts = {}
+    for _, alias in ipairs(sorted_keys(e.aliases)) do
+      if LIST[alias] == nil then
+        parts[#parts + 1] = "`" .. alias .. "` → `" .. e.aliases[alias] .. "`"
+      end
+    end
+    if #parts > 0 then
+      other[#other + 1] = "`" .. e.name .. "`: " .. table.concat(parts, ", ")
+    end
+  end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "Argument aliases: `list` and `list_id` → `listID` wherever `listID` is taken; "
+    .. table.concat(other, "; ") .. "."
+  return table.concat(lines, "\n") .. "\n"
+end
+
+return methods

@@ -1,0 +1,80 @@
+-- egoi.resources: resource tables (client.lists, client.subscribers, ...) built from the
+-- method catalogue. Each catalogue method is reachable under its resource by every one of its
+-- Lua names, e.g. client.lists:create_list{...} == client.lists:create{...}; every such call
+-- is client:invoke(<wire name>, args), which prepares the arguments and performs the call.
+-- Resource-specific extras (client.subscribers:each, ...) come from egoi.resources.<name>.
+
+local methods = require("egoi.methods")
+
+local resources = {}
+
+-- Extra methods per resource: modules returning { method_name = function(self, args) ... }.
+local EXTRAS = {
+  subscribers = require("egoi.resources.subscribers"),
+}
+
+local Resource = {} -- metatable of every resource table
+
+local function method_of(resource, lua_name, wire_name)
+  return function(self, args)
+    if getmetatable(self) ~= Resource then
+      error("egoi: call client." .. resource .. ":" .. lua_name .. "(...) with a colon", 2)
+    end
+    return self._client:invoke(wire_name, args)
+  end
+end
+
+-- resource name -> { lua name -> function }, and the resource names in catalogue order
+local tables, order = {}, {}
+for _, entry in ipairs(methods.list) do
+  local r = entry.resource
+  if not tables[r] then
+    tables[r] = {}
+    order[#order + 1] = r
+  end
+  for _, n in ipairs(entry.names) do
+    assert(tables[r][n] == nil, "duplicate method name " .. r .. "." .. n)
+    tables[r][n] = method_of(r, n, entry.name)
+  end
+end
+for r, extras in pairs(EXTRAS) do
+  assert(tables[r], "extras for unknown resource " .. r)
+  for n, f in pairs(extras) do
+    assert(tables[r][n] == nil, "extra method clashes with catalogue: " .. r .. "." .. n)
+    tables[r][n] = f
+  end
+end
+
+--- The resource names, in catalogue order.
+resources.names = order
+
+function Resource.__index(self, key)
+  local fns = tables[rawget(self, "_name")]
+  local f = fns[key]
+  if f == nil then
+    error("egoi: client." .. rawget(self, "_name") .. " has no method '" .. tostring(key) .. "'", 2)
+  end
+  return f
+end
+
+function Resource.__tostring(self)
+  return "egoi resource " .. rawget(self, "_name")
+end
+
+--- Create client.<resource> for every resource of the catalogue. Returns the client.
+function resources.attach(client)
+  if type(client) ~= "table" then
+    error("resources.attach: argument 'client' must be a table, got " .. type(client), 2)
+  end
+  for _, r in ipairs(order) do
+    client[r] = setmetatable({ _client = client, _name = r }, Resource)
+  end
+  return client
+end
+
+--- True when `v` is a resource table.
+function resources.is_resource(v)
+  return type(v) == "table" and getmetatable(v) == Resource
+end
+
+return resources

@@ -1,0 +1,135 @@
+-- egoi.resources.subscribers: extra methods of client.subscribers.
+--
+--   client.subscribers:page{ list = 3, start = 0, page_size = 1000 } -> array of records
+--   for sub in client.subscribers:each{ list = 3 } do ... end
+--
+-- Both read every subscriber of a list through subscriberData with
+-- subscriber = "all_subscribers", start and limit. Arguments: `listID` (or its aliases `list`,
+-- `list_id`), `start` (first offset, default 0), `page_size` (records per call, default 1000;
+-- `limit` is accepted as a synonym) and any other subscriberData argument (e.g. `segment`).
+
+local errors = require("egoi.errors")
+
+local subscribers = {}
+
+local DEFAULT_PAGE_SIZE = 1000
+
+local function usage(message)
+  return errors.usage("subscriberData", "INVALID_ARGUMENT", message)
+end
+
+-- Split the caller's arguments into the subscriberData arguments (without start/limit),
+-- the first offset and the page size. Raises a usage error object on bad input.
+local function split(fname, args)
+  if args == nil then
+    args = {}
+  elseif type(args) ~= "table" then
+    error(usage("subscribers:" .. fname .. ": argument 'args' must be a table, got " .. type(args)), 3)
+  end
+  if args.subscriber ~= nil then
+    error(usage("subscribers:" .. fname .. ": argument 'subscriber' is not allowed (it is always "
+      .. "\"all_subscribers\")"), 3)
+  end
+  if args.page_size ~= nil and args.limit ~= nil then
+    error(usage("subscribers:" .. fname .. ": both 'page_size' and 'limit' given"), 3)
+  end
+  local size = args.page_size
+  if size == nil then size = args.limit end
+  if size == nil then size = DEFAULT_PAGE_SIZE end
+  if type(size) ~= "number" or size < 1 or size == math.huge or size ~= math.floor(size) then
+    error(usage("subscribers:" .. fname .. ": argument 'page_size' must be a positive integer"), 3)
+  end
+  local start = args.start
+  if start == nil then start = 0 end
+  if type(start) ~= "number" or start < 0 or start ~= math.floor(start) then
+    error(usage("subscribers:" .. fname .. ": argument 'start' must be a non-negative integer"), 3)
+  end
+  local base = {}
+  for k, v in pairs(args) do
+    if k ~= "page_size" and k ~= "limit" and k ~= "start" then
+      base[k] = v
+    end
+  end
+  base.subscriber = "all_subscribers"
+  return base, start, size
+end
+
+-- The records of one subscriberData result, as an array (empty when there are none).
+local function records_of(result)
+  local s = type(result) == "table" and result.subscriber or nil
+  if type(s) ~= "table" then
+    return {} -- no subscribers: key absent, "" or "0"
+  end
+  if s[1] ~= nil then
+    return s
+  end
+  if s.key_0 ~= nil then -- not normalised: key_0 .. key_n-1
+    local out, i = {}, 0
+    while s["key_" .. i] ~= nil do
+      out[i + 1] = s["key_" .. i]
+      i = i + 1
+    end
+    return out
+  end
+  if s.UID ~= nil then -- a single record rather than a list
+    return { s }
+  end
+  return {}
+end
+
+local function fetch(self, base, start, size)
+  local call = {}
+  for k, v in pairs(base) do
+    call[k] = v
+  end
+  call.start = start
+  call.limit = size
+  local result, err = self._client:invoke("subscriberData", call)
+  if result == nil and err ~= nil then
+    return nil, err
+  end
+  return records_of(result)
+end
+
+--- One page of subscribers as an array. In the client's non-raising mode an API/transport
+-- failure returns nil, err; argument mistakes always raise.
+function subscribers.page(self, args)
+  local base, start, size = split("page", args)
+  return fetch(self, base, start, size)
+end
+
+--- Iterator over every subscriber of a list, fetching pages lazily. Each page starts exactly
+-- where the previous one ended (offset advances by the number of records received, so no
+-- record is skipped or repeated); iteration stops after a short or empty page. A page larger
+-- than page_size means the server ignored `limit` and sent everything: iteration stops too.
+--
+-- Errors: a generic `for` loop cannot carry a `nil, err` pair, so any failure raises the
+-- error object (an egoi.Error) even when the client was created with raise = false; wrap the
+-- loop in pcall to handle it.
+function subscribers.each(self, args)
+  local base, start, size = split("each", args)
+  local page, pos, done = {}, 1, false
+  return function()
+    while pos > #page do
+      if done then
+        return nil
+      end
+      local records, err = fetch(self, base, start, size)
+      if records == nil then
+        done = true
+        error(err, 0)
+      end
+      local n = #records
+      start = start + n
+      if n ~= size then
+        done = true
+      end
+      page, pos = records, 1
+    end
+    local record = page[pos]
+    pos = pos + 1
+    return record
+  end
+end
+
+return subscribers

@@ -1,0 +1,194 @@
+local errors = require("egoi.errors")
+
+-- The vendor's English error table (one "CODEDescription" per line) and the API notes (§4).
+local SEED = os.getenv("EGOI_ERROR_SEED") or "../shared/seed/000_8257320324b9e239.txt"
+local NOTES = os.getenv("EGOI_API_NOTES") or "../shared/egoi-v2-api.md"
+
+local function read(path)
+  local f = assert(io.open(path, "rb"), "cannot open " .. path)
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+-- Codes are upper-case with underscores and every description starts with a capital letter,
+-- so the greedy upper-case run takes exactly one character too many.
+local function seed_codes()
+  local text = read(SEED)
+  local rows, in_table = {}, false
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    line = line:gsub("\r$", "")
+    if line:match("^ErrorWhat it means") then
+      in_table = true
+    elseif in_table then
+      if line == "" then break end
+      local run = line:match("^([A-Z_]+)[^A-Z_]")
+      assert(run, "unparsable seed row: " .. line)
+      local code = run:sub(1, -2)
+      rows[#rows + 1] = { code = code, description = line:sub(#code + 1) }
+    end
+  end
+  return rows
+end
+
+local function notes_codes()
+  local text = read(NOTES)
+  local section = assert(text:match("\n## 4%. Error codes\n(.-)\n## 5%."), "no §4 in notes")
+  local codes = {}
+  for line in section:gmatch("[^\n]+") do
+    local first = line:match("^| (.-) |")
+    if first and first ~= "Code" then
+      for code in first:gmatch("`([A-Z_]+)`") do
+        codes[#codes + 1] = code
+      end
+    end
+  end
+  return codes
+end
+
+describe("egoi.errors", function()
+  describe("catalogue", function()
+    it("holds every code of the vendor's English table", function()
+      local rows = seed_codes()
+      assert.is_true(#rows >= 60, "parsed only " .. #rows .. " rows")
+      for _, row in ipairs(rows) do
+        local entry = errors.catalogue[row.code]
+        assert.is_table(entry, "missing seed code " .. row.code)
+        assert.equal("api", entry.kind)
+        assert.is_true(errors.is_api_code(row.code))
+      end
+    end)
+
+    it("holds every code listed in §4 of the API notes", function()
+      local codes = notes_codes()
+      assert.is_true(#codes >= 80, "parsed only " .. #codes .. " codes")
+      for _, code in ipairs(codes) do
+        assert.is_table(errors.catalogue[code], "missing notes code " .. code)
+        assert.equal("api", errors.catalogue[code].kind)
+      end
+    end)
+
+    it("keeps the vendor spellings and fixes the birth-date description", function()
+      assert.equal("api", errors.catalogue.FIST_NAME_ALREADY_EXISTS.kind)
+      assert.equal(errors.MESSAGE_TOO_LONG.message, errors.MESSAGE_TO_LONG.message)
+      assert.equal("Missing birth date", errors.message("BIRTH_DATE_REQUIRED"))
+      assert.equal("The mailing list was not found", errors.message("LIST_NOT_FOUND"))
+    end)
+
+    it("holds the library's own codes with their kinds", function()
+      local expect = {
+        transport = { "COULDNT_RESOLVE_HOST", "COULDNT_RESOLVE_PROXY", "COULDNT_CONNECT", "TIMEOUT",
+          "SSL_CONNECT_ERROR", "PEER_FAILED_VERIFICATION", "SSL_CACERT_BADFILE", "SEND_ERROR", "RECV_ERROR",
+          "GOT_NOTHING", "PARTIAL_FILE", "RESPONSE_TOO_LARGE", "URL_MALFORMAT", "UNSUPPORTED_PROTOCOL",
+          "CLOSED" },
+        protocol = { "MALFORMED_JSON", "MALFORMED_XML", "UNEXPECTED_RESPONSE", "TOO_LARGE", "TOO_DEEP",
+          "DOCTYPE_FORBIDDEN", "XMLRPC_FAULT", "SERVER_FAULT" },
+        http = { "HTTP_ERROR" },
+        rate_limit = { "RATE_LIMITED", "RATE_LIMIT_WAIT_EXCEEDED" },
+        usage = { "INVALID_ARGUMENT", "MISSING_ARGUMENT" },
+      }
+      for kind, codes in pairs(expect) do
+        for _, code in ipairs(codes) do
+          assert.is_table(errors.catalogue[code], code)
+          assert.equal(kind, errors.catalogue[code].kind, code)
+          assert.is_false(errors.is_api_code(code), code)
+        end
+      end
+    end)
+
+    it("has well-formed entries reachable as errors.CODE", function()
+      local n = 0
+      for code, entry in pairs(errors.catalogue) do
+        n = n + 1
+        assert.equal(code, entry.code)
+        assert.truthy(code:match("^[A-Z][A-Z_]*$"), code)
+        assert.is_string(entry.message)
+        assert.is_true(#entry.message > 0)
+        assert.is_true(errors.KINDS[entry.kind])
+        assert.equal(entry, errors[code])
+        assert.equal(entry.message, errors.message(code))
+      end
+      assert.is_true(n > 100)
+    end)
+
+    it("answers message() and is_api_code() for unknown input", function()
+      assert.is_nil(errors.message("NOPE"))
+      assert.is_nil(errors.message(nil))
+      assert.is_false(errors.is_api_code("NOPE"))
+      assert.is_false(errors.is_api_code(42))
+      assert.is_false(errors.is_api_code(nil))
+      assert.is_true(errors.is_api_code("INVALID"))
+    end)
+  end)
+
+  describe("new", function()
+    it("builds an egoi.Error with catalogue defaults", function()
+      local e = errors.new { kind = "api", code = "LIST_NOT_FOUND", method = "getLists" }
+      assert.is_true(errors.is_error(e))
+      assert.equal(errors.Error, getmetatable(e))
+      assert.equal("egoi.Error", errors.Error.__name)
+      assert.equal("The mailing list was not found", e.message)
+      assert.is_false(e.retryable)
+      assert.is_nil(e.http_status)
+    end)
+
+    it("formats tostring with and without method", function()
+      local e = errors.new { kind = "api", code = "LIST_NOT_FOUND", method = "getLists" }
+      assert.equal("egoi: LIST_NOT_FOUND: The mailing list was not found (getLists)", tostring(e))
+      e = errors.new { kind = "transport", code = "TIMEOUT", message = "timed out after 30 s" }
+      assert.equal("egoi: TIMEOUT: timed out after 30 s", tostring(e))
+    end)
+
+    it("uses the code as message for unknown codes", function()
+      local e = errors.new { kind = "api", code = "SOMETHING_NEW" }
+      assert.equal("SOMETHING_NEW", e.message)
+      assert.equal("egoi: SOMETHING_NEW: SOMETHING_NEW", tostring(e))
+    end)
+
+    it("keeps every documented field", function()
+      local detail = { faultCode = "1", faultString = "x" }
+      local e = errors.new { kind = "http", code = "HTTP_ERROR", http_status = 503, retryable = true,
+        retry_after = 30, reason = "why", detail = detail, method = "getLists" }
+      assert.equal(503, e.http_status)
+      assert.is_true(e.retryable)
+      assert.equal(30, e.retry_after)
+      assert.equal("why", e.reason)
+      assert.equal(detail, e.detail)
+    end)
+
+    it("validates kind, code and field types", function()
+      assert.has_error(function() errors.new { code = "X" } end)
+      assert.has_error(function() errors.new { kind = "bogus", code = "X" } end)
+      assert.has_error(function() errors.new { kind = "api" } end)
+      assert.has_error(function() errors.new { kind = "api", code = "" } end)
+      assert.has_error(function() errors.new { kind = "api", code = 5 } end)
+      assert.has_error(function() errors.new { kind = "api", code = "X", retryable = "yes" } end)
+      assert.has_error(function() errors.new { kind = "api", code = "X", retry_after = -1 } end)
+      assert.has_error(function() errors.new { kind = "api", code = "X", apikey = "k" } end)
+      assert.has_error(function() errors.new("X") end)
+      for kind in pairs(errors.KINDS) do
+        assert.equal(kind, errors.new { kind = kind, code = "X" }.kind)
+      end
+    end)
+  end)
+
+  describe("usage", function()
+    it("makes a usage error", function()
+      local e = errors.usage("createList", "NAME_MISSING", "createList: missing argument 'nome'")
+      assert.equal("usage", e.kind)
+      assert.equal("NAME_MISSING", e.code)
+      assert.equal("createList", e.method)
+      assert.equal("egoi: NAME_MISSING: createList: missing argument 'nome' (createList)", tostring(e))
+    end)
+  end)
+
+  describe("is_error", function()
+    it("recognises only error objects", function()
+      assert.is_false(errors.is_error(nil))
+      assert.is_false(errors.is_error("LIST_NOT_FOUND"))
+      assert.is_false(errors.is_error({ kind = "api", code = "X" }))
+      assert.is_false(errors.is_error(errors.catalogue.LIST_NOT_FOUND))
+      assert.is_true(errors.is_error(errors.new { kind = "usage", code = "INVALID_ARGUMENT" }))
+    end)
+  end)
+end)
