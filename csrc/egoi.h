@@ -19,6 +19,13 @@
 #define EGOI_API
 #endif
 
+/* Internal functions are hidden even when a build (e.g. LuaRocks' builtin
+ * backend) does not pass -fvisibility=hidden: only luaopen_egoi_core is
+ * exported. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
 /* Each concern adds its functions to the module table on top of the stack
  * and leaves the stack as it found it. */
 void egoi_errors_open(lua_State *L);
@@ -29,8 +36,12 @@ void egoi_transport_open(lua_State *L);
 void egoi_ratelimit_open(lua_State *L);
 
 /* errors.c: symbolic name of a libcurl result code ("COULDNT_CONNECT",
- * "TIMEOUT", ...) and whether a failure with that code proves the request
- * never reached the server (1) or may have (0). Defined in errors.c. */
+ * "TIMEOUT", ...). Whether a failed request may have reached the server is
+ * decided in transport.c, which has the transfer's details. */
 const char *egoi_errors_curl_name(int curlcode);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif

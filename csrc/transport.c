@@ -1,7 +1,627 @@
-/* transport.c - placeholder; filled in by its owner. */
+/*
+ * transport.c - egoi.core.http_client: one libcurl easy handle per client
+ * object, created once and reused for every request so libcurl keeps the
+ * TCP/TLS connection alive between calls.
+ *
+ *   local c = core.http_client{ timeout = 30, connect_timeout = 10,
+ *       verify_tls = true, ca_file = nil, proxy = nil, user_agent = nil,
+ *       keepalive = true, max_response = 64 * 1024 * 1024 }
+ *   c:request(url, body|nil, content_type|nil[, headers])
+ *     -> status, body, info          an HTTP exchange completed (any status)
+ *     -> nil, code, message, sent    no complete answer
+ *   c:close()                        also __gc and __close; idempotent
+ *   core.curl_version()              -> "libcurl/7.88.1 OpenSSL/3.0.x zlib/1.2.13", "7.88.1"
+ *
+ * Memory rules: everything malloc'd (the response buffer, the per-request
+ * header list) hangs off the userdata, so a Lua error raised at any point
+ * (usage error, or memory error from lua_push*) cannot leak it: the next
+ * request or the cleanup frees it. libcurl callbacks never call Lua; they
+ * record a failure in the userdata and return a value that aborts the
+ * transfer, and the failure is reported after curl_easy_perform returns.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
 #include "egoi.h"
+
+#define CLIENT_MT "egoi.core.http_client"
+#define DEFAULT_TIMEOUT 30.0
+#define DEFAULT_CONNECT_TIMEOUT 10.0
+#define DEFAULT_MAX_RESPONSE ((size_t)64 * 1024 * 1024)
+/* A response buffer larger than this is released after the request
+ * instead of being kept for the next one. */
+#define KEEP_BUFFER_MAX ((size_t)1024 * 1024)
+#define MIN_BUFFER ((size_t)16 * 1024)
+
+typedef struct {
+    CURL *curl;                    /* NULL once closed */
+    struct curl_slist *headers;    /* current request's header list */
+    char *buf;                     /* response body, reused across requests */
+    size_t len, cap;
+    size_t max_response;
+    int too_large;                 /* set by the write callback */
+    int no_memory;                 /* set by the write callback */
+    char errbuf[CURL_ERROR_SIZE];
+} http_client;
+
+/* --- cleanup ----------------------------------------------------------- */
+
+static void client_cleanup(http_client *c)
+{
+    if (c->curl != NULL) {
+        curl_easy_cleanup(c->curl);
+        c->curl = NULL;
+    }
+    if (c->headers != NULL) {
+        curl_slist_free_all(c->headers);
+        c->headers = NULL;
+    }
+    free(c->buf);
+    c->buf = NULL;
+    c->len = c->cap = 0;
+}
+
+static http_client *check_client(lua_State *L)
+{
+    return (http_client *)luaL_checkudata(L, 1, CLIENT_MT);
+}
+
+static int l_close(lua_State *L)
+{
+    client_cleanup(check_client(L));
+    return 0;
+}
+
+static int l_gc(lua_State *L)
+{
+    http_client *c = (http_client *)egoi_testudata(L, 1, CLIENT_MT);
+    if (c != NULL)
+        client_cleanup(c);
+    return 0;
+}
+
+static int l_tostring(lua_State *L)
+{
+    http_client *c = check_client(L);
+    if (c->curl != NULL)
+        lua_pushliteral(L, CLIENT_MT " (open)");
+    else
+        lua_pushliteral(L, CLIENT_MT " (closed)");
+    return 1;
+}
+
+/* --- libcurl callbacks (never touch Lua) ------------------------------- */
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+    http_client *c = (http_client *)userp;
+    size_t n = size * nmemb;
+
+    if (n == 0)
+        return 0;
+    if (n > c->max_response || c->len > c->max_response - n) {
+        c->too_large = 1;
+        return 0; /* != n: aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    if (c->len + n > c->cap) {
+        size_t want = c->cap < MIN_BUFFER ? MIN_BUFFER : c->cap;
+        char *p;
+        while (want < c->len + n)
+            want = want > ((size_t)-1) / 2 ? c->len + n : want * 2;
+        if (want > c->max_response)
+            want = c->max_response;
+        p = (char *)realloc(c->buf, want);
+        if (p == NULL) {
+            c->no_memory = 1;
+            return 0;
+        }
+        c->buf = p;
+        c->cap = want;
+    }
+    memcpy(c->buf + c->len, data, n);
+    c->len += n;
+    return n;
+}
+
+/* --- options ----------------------------------------------------------- */
+
+/* Option reading: the options table is at index 1. Each getter leaves the
+ * stack balanced; errors name the option. */
+
+static int opt_number(lua_State *L, const char *name, double dflt, double *out)
+{
+    lua_getfield(L, 1, name);
+    if (lua_isnil(L, -1)) {
+        *out = dflt;
+    } else {
+        double v;
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            return luaL_error(L, "http_client: option '%s' must be a positive number", name);
+        v = (double)lua_tonumber(L, -1);
+        if (!(v > 0.0) || v > 2147483.0) /* fits a long of milliseconds */
+            return luaL_error(L, "http_client: option '%s' must be a positive number", name);
+        *out = v;
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+static int opt_bool(lua_State *L, const char *name, int dflt)
+{
+    int v = dflt;
+    lua_getfield(L, 1, name);
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isboolean(L, -1))
+            return luaL_error(L, "http_client: option '%s' must be a boolean", name);
+        v = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Leaves the string (or nil) on the stack: the caller pops it after use. */
+static const char *opt_string(lua_State *L, const char *name)
+{
+    const char *s = NULL;
+    lua_getfield(L, 1, name);
+    if (!lua_isnil(L, -1)) {
+        size_t n;
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "http_client: option '%s' must be a string", name);
+        s = lua_tolstring(L, -1, &n);
+        if (strlen(s) != n)
+            luaL_error(L, "http_client: option '%s' must not contain NUL bytes", name);
+    }
+    return s;
+}
+
+static const char *const known_options[] = {
+    "timeout", "connect_timeout", "verify_tls", "ca_file", "proxy",
+    "user_agent", "keepalive", "max_response", NULL
+};
+
+static void check_option_names(lua_State *L)
+{
+    lua_pushnil(L);
+    while (lua_next(L, 1) != 0) {
+        int i, known = 0;
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            const char *k = lua_tostring(L, -1);
+            for (i = 0; known_options[i] != NULL; i++)
+                if (strcmp(k, known_options[i]) == 0)
+                    known = 1;
+            if (!known)
+                luaL_error(L, "http_client: unknown option '%s'", k);
+        } else {
+            luaL_error(L, "http_client: option names must be strings");
+        }
+    }
+}
+
+#define SETOPT(c, opt, val) \
+    do { if (curl_easy_setopt((c)->curl, (opt), (val)) != CURLE_OK) failed = 1; } while (0)
+
+/* core.http_client(opts) -> userdata */
+static int l_http_client(lua_State *L)
+{
+    http_client *c;
+    double timeout, connect_timeout;
+    int verify_tls, keepalive, failed = 0;
+    size_t max_response = DEFAULT_MAX_RESPONSE;
+
+    if (lua_isnoneornil(L, 1)) {
+        lua_settop(L, 0);
+        lua_newtable(L);
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+
+    /* Validate everything before any allocation. */
+    check_option_names(L);
+    opt_number(L, "timeout", DEFAULT_TIMEOUT, &timeout);
+    opt_number(L, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, &connect_timeout);
+    verify_tls = opt_bool(L, "verify_tls", 1);
+    keepalive = opt_bool(L, "keepalive", 1);
+    lua_getfield(L, 1, "max_response");
+    if (!lua_isnil(L, -1)) {
+        lua_Integer n;
+        if (lua_type(L, -1) != LUA_TNUMBER || !egoi_isinteger(L, -1, &n) || n <= 0)
+            return luaL_error(L, "http_client: option 'max_response' must be a positive integer");
+        max_response = (size_t)n;
+    }
+    lua_pop(L, 1);
+    opt_string(L, "ca_file");    /* index 2 */
+    lua_getfield(L, 1, "proxy"); /* index 3: string, false (no proxy), or nil */
+    if (!lua_isnil(L, 3) && !(lua_isboolean(L, 3) && !lua_toboolean(L, 3))) {
+        size_t n;
+        if (lua_type(L, 3) != LUA_TSTRING)
+            return luaL_error(L, "http_client: option 'proxy' must be a string or false");
+        if (strlen(lua_tolstring(L, 3, &n)) != n)
+            return luaL_error(L, "http_client: option 'proxy' must not contain NUL bytes");
+    }
+    opt_string(L, "user_agent"); /* index 4 */
+    if (lua_isnil(L, 4)) {
+        const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+        lua_pop(L, 1);
+        lua_pushfstring(L, "lua-egoi/%s libcurl/%s", EGOI_VERSION,
+                        vi != NULL && vi->version != NULL ? vi->version : "?");
+    }
+
+    c = (http_client *)lua_newuserdata(L, sizeof *c); /* index 5 */
+    memset(c, 0, sizeof *c);
+    c->max_response = max_response;
+    luaL_getmetatable(L, CLIENT_MT);
+    lua_setmetatable(L, -2);
+
+    c->curl = curl_easy_init();
+    if (c->curl == NULL)
+        return luaL_error(L, "http_client: curl_easy_init failed");
+
+    /* libcurl copies string options (since 7.17), so the Lua strings may
+     * go away after this function. */
+    SETOPT(c, CURLOPT_NOSIGNAL, 1L);
+    SETOPT(c, CURLOPT_ERRORBUFFER, c->errbuf);
+    SETOPT(c, CURLOPT_WRITEFUNCTION, write_cb);
+    SETOPT(c, CURLOPT_WRITEDATA, (void *)c);
+    SETOPT(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000.0 + 0.5));
+    SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000.0 + 0.5));
+    SETOPT(c, CURLOPT_FOLLOWLOCATION, 0L);
+    SETOPT(c, CURLOPT_ACCEPT_ENCODING, "");
+    SETOPT(c, CURLOPT_USERAGENT, lua_tostring(L, 4));
+    SETOPT(c, CURLOPT_SSL_VERIFYPEER, verify_tls ? 1L : 0L);
+    SETOPT(c, CURLOPT_SSL_VERIFYHOST, verify_tls ? 2L : 0L);
+    SETOPT(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (!keepalive)
+        SETOPT(c, CURLOPT_FORBID_REUSE, 1L);
+    if (!lua_isnil(L, 2))
+        SETOPT(c, CURLOPT_CAINFO, lua_tostring(L, 2));
+    if (lua_type(L, 3) == LUA_TSTRING)
+        SETOPT(c, CURLOPT_PROXY, lua_tostring(L, 3));
+    else if (lua_isboolean(L, 3))
+        SETOPT(c, CURLOPT_PROXY, ""); /* false: no proxy, not even from the environment */
+    /* Fail early when the server announces a body over the limit. */
+    SETOPT(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_response);
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+    SETOPT(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    SETOPT(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    if (failed) {
+        client_cleanup(c);
+        return luaL_error(L, "http_client: libcurl rejected an option (is TLS or proxy support built in?)");
+    }
+    return 1;
+}
+
+/* --- request ----------------------------------------------------------- */
+
+static int header_text_ok(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+            return 0;
+    return 1;
+}
+
+/* Appends one header line to c->headers. The list is owned by the
+ * userdata, so raising after this point does not leak it. */
+static void add_header(lua_State *L, http_client *c, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(c->headers, line);
+    if (l == NULL)
+        luaL_error(L, "http_client: out of memory building headers");
+    c->headers = l;
+}
+
+/* Builds the header list for one request: "Expect:" (no 100-continue
+ * stall on large POSTs), Content-Type, then the caller's headers (index 5),
+ * given as {Name = "value"} and/or {"Name: value", ...}. */
+static void build_headers(lua_State *L, http_client *c, const char *ctype)
+{
+    if (c->headers != NULL) {
+        curl_slist_free_all(c->headers);
+        c->headers = NULL;
+    }
+    add_header(L, c, "Expect:");
+    if (ctype != NULL) {
+        lua_pushfstring(L, "Content-Type: %s", ctype);
+        add_header(L, c, lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    if (lua_isnoneornil(L, 5))
+        return;
+    luaL_checktype(L, 5, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, 5) != 0) {
+        size_t kn, vn;
+        const char *k, *v;
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "http_client:request: header values must be strings");
+        v = lua_tolstring(L, -1, &vn);
+        if (!header_text_ok(v, vn))
+            luaL_error(L, "http_client:request: header contains CR, LF or NUL");
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            size_t i;
+            k = lua_tolstring(L, -2, &kn);
+            if (kn == 0 || !header_text_ok(k, kn))
+                luaL_error(L, "http_client:request: bad header name");
+            for (i = 0; i < kn; i++)
+                if (k[i] == ':' || k[i] == ' ' || k[i] == '\t')
+                    luaL_error(L, "http_client:request: bad header name");
+            lua_pushfstring(L, "%s: %s", k, v);
+            add_header(L, c, lua_tostring(L, -1));
+            lua_pop(L, 1);
+        } else if (lua_type(L, -2) == LUA_TNUMBER) {
+            add_header(L, c, v); /* a whole "Name: value" line */
+        } else {
+            luaL_error(L, "http_client:request: header names must be strings");
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* Could a failure with this code have happened after the request reached
+ * the server? 0 only for failures that happen before anything is sent. */
+static int maybe_sent(CURL *curl, CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+#if LIBCURL_VERSION_NUM >= 0x074900 /* 7.73.0 */
+    case CURLE_PROXY:
+#endif
+        return 0;
+    case CURLE_OPERATION_TIMEDOUT: {
+        /* Request bytes are counted once the request went out; a timeout
+         * while resolving/connecting/handshaking leaves both at 0. */
+        long req_size = 0;
+        curl_off_t uploaded = 0;
+        if (curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &req_size) != CURLE_OK)
+            return 1;
+        if (curl_easy_getinfo(curl, CURLINFO_SIZE_UPLOAD_T, &uploaded) != CURLE_OK)
+            return 1;
+        return req_size > 0 || uploaded > 0;
+    }
+    default:
+        return 1;
+    }
+}
+
+static void push_info(lua_State *L, CURL *curl)
+{
+    double total = 0;
+    long connects = 0, version = 0;
+    char *ctype = NULL;
+
+    lua_createtable(L, 0, 4);
+    if (curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &total) == CURLE_OK) {
+        lua_pushnumber(L, (lua_Number)total);
+        lua_setfield(L, -2, "total_time");
+    }
+    if (curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK) {
+        lua_pushinteger(L, (lua_Integer)connects);
+        lua_setfield(L, -2, "num_connects");
+    }
+    if (curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK && ctype != NULL) {
+        lua_pushstring(L, ctype);
+        lua_setfield(L, -2, "content_type");
+    }
+    if (curl_easy_getinfo(curl, CURLINFO_HTTP_VERSION, &version) == CURLE_OK) {
+        const char *v = NULL;
+        switch (version) {
+        case CURL_HTTP_VERSION_1_0: v = "1.0"; break;
+        case CURL_HTTP_VERSION_1_1: v = "1.1"; break;
+        case CURL_HTTP_VERSION_2_0: v = "2"; break;
+#if LIBCURL_VERSION_NUM >= 0x074200 /* 7.66.0 */
+        case CURL_HTTP_VERSION_3: v = "3"; break;
+#endif
+        default: break;
+        }
+        if (v != NULL) {
+            lua_pushstring(L, v);
+            lua_setfield(L, -2, "http_version");
+        }
+    }
+#if LIBCURL_VERSION_NUM >= 0x075400 /* 7.84.0: curl_easy_header is stable */
+    {
+        /* Retry-After (seconds form) of a 429/503, for the rate limiter. */
+        struct curl_header *h = NULL;
+        if (curl_easy_header(curl, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK &&
+            h != NULL && h->value != NULL) {
+            char *end = NULL;
+            double secs = strtod(h->value, &end);
+            if (end != h->value && secs >= 0 && secs < 1e9) {
+                lua_pushnumber(L, (lua_Number)secs);
+                lua_setfield(L, -2, "retry_after");
+            }
+        }
+    }
+#endif
+}
+
+/* Releases a large response buffer so one big answer does not pin memory
+ * for the client's lifetime; small ones are kept for reuse. */
+static void trim_buffer(http_client *c)
+{
+    c->len = 0;
+    if (c->cap > KEEP_BUFFER_MAX) {
+        free(c->buf);
+        c->buf = NULL;
+        c->cap = 0;
+    }
+}
+
+/* c:request(url, body|nil, content_type|nil[, headers]) */
+static int l_request(lua_State *L)
+{
+    http_client *c = check_client(L);
+    const char *url, *body = NULL, *ctype = NULL;
+    size_t body_len = 0, url_len;
+    CURLcode rc;
+    long status = 0;
+    int setopt_failed = 0;
+
+    if (c->curl == NULL)
+        return luaL_error(L, "http_client is closed");
+    url = luaL_checklstring(L, 2, &url_len);
+    if (!lua_isnoneornil(L, 3))
+        body = luaL_checklstring(L, 3, &body_len);
+    if (!lua_isnoneornil(L, 4)) {
+        size_t n;
+        ctype = luaL_checklstring(L, 4, &n);
+        if (!header_text_ok(ctype, n))
+            return luaL_argerror(L, 4, "content type contains CR, LF or NUL");
+    }
+    if (!lua_isnoneornil(L, 5))
+        luaL_checktype(L, 5, LUA_TTABLE);
+    lua_settop(L, 5); /* url, body and content type stay referenced here */
+    if (strlen(url) != url_len)
+        return luaL_argerror(L, 2, "URL contains a NUL byte");
+
+    build_headers(L, c, ctype);
+
+    c->len = 0;
+    c->too_large = 0;
+    c->no_memory = 0;
+    c->errbuf[0] = '\0';
+    if (curl_easy_setopt(c->curl, CURLOPT_URL, url) != CURLE_OK)
+        setopt_failed = 1;
+    if (curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers) != CURLE_OK)
+        setopt_failed = 1;
+    if (body != NULL) {
+        /* The body is not copied: libcurl reads the Lua string, which
+         * stays on the stack until curl_easy_perform returns. */
+        if (curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body) != CURLE_OK)
+            setopt_failed = 1;
+    } else {
+        if (curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L) != CURLE_OK)
+            setopt_failed = 1;
+    }
+
+    if (setopt_failed) {
+        rc = CURLE_BAD_FUNCTION_ARGUMENT;
+    } else {
+        rc = curl_easy_perform(c->curl);
+    }
+
+    /* Drop every pointer into Lua strings and the header list now. */
+    if (body != NULL) {
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, (char *)NULL);
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+    }
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+    curl_slist_free_all(c->headers);
+    c->headers = NULL;
+
+    if (rc != CURLE_OK) {
+        const char *code = egoi_errors_curl_name((int)rc);
+        int sent = maybe_sent(c->curl, rc);
+        trim_buffer(c);
+        lua_pushnil(L);
+        if (c->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+            lua_pushliteral(L, "RESPONSE_TOO_LARGE");
+            lua_pushfstring(L, "the response body is larger than max_response (%f bytes)",
+                            (lua_Number)c->max_response);
+            sent = 1;
+        } else if (c->no_memory) {
+            lua_pushliteral(L, "OUT_OF_MEMORY");
+            lua_pushliteral(L, "out of memory while receiving the response body");
+        } else {
+            lua_pushstring(L, code);
+            lua_pushstring(L, c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(rc));
+        }
+        lua_pushboolean(L, sent);
+        return 4;
+    }
+
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    lua_pushinteger(L, (lua_Integer)status);
+    lua_pushlstring(L, c->buf != NULL ? c->buf : "", c->len);
+    trim_buffer(c);
+    push_info(L, c->curl);
+    return 3;
+}
+
+/* core.curl_version() -> "libcurl/7.88.1 OpenSSL/3.0.x zlib/1.2.13",
+ * "7.88.1". Built from curl_version_info(): curl_version() itself asks
+ * libldap for its version, whose one-time SASL initialisation valgrind
+ * reports as lost memory once the libraries are unloaded at exit. */
+static int l_curl_version(lua_State *L)
+{
+    const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+    const char *v = vi != NULL && vi->version != NULL ? vi->version : "?";
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "libcurl/");
+    luaL_addstring(&b, v);
+    if (vi != NULL && vi->ssl_version != NULL && vi->ssl_version[0] != '\0') {
+        luaL_addchar(&b, ' ');
+        luaL_addstring(&b, vi->ssl_version);
+    }
+    if (vi != NULL && vi->libz_version != NULL && vi->libz_version[0] != '\0') {
+        luaL_addstring(&b, " zlib/");
+        luaL_addstring(&b, vi->libz_version);
+    }
+    luaL_pushresult(&b);
+    lua_pushstring(L, v);
+    return 2;
+}
+
+static const luaL_Reg client_methods[] = {
+    { "request", l_request },
+    { "close", l_close },
+    { NULL, NULL }
+};
+
+static const luaL_Reg module_funcs[] = {
+    { "http_client", l_http_client },
+    { "curl_version", l_curl_version },
+    { NULL, NULL }
+};
 
 void egoi_transport_open(lua_State *L)
 {
-    (void)L;
+    /* curl_global_init is reference counted and thread-safe from libcurl
+     * 7.84 on; each curl_global_init must be balanced by a
+     * curl_global_cleanup, which we never call: the library stays
+     * initialised for the life of the process (the module cannot be
+     * unloaded safely while handles may exist anyway). With older libcurl
+     * curl_easy_init would initialise it lazily, too. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    if (luaL_newmetatable(L, CLIENT_MT)) {
+        lua_newtable(L);
+        egoi_setfuncs(L, client_methods, 0);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, l_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, l_gc);
+        lua_setfield(L, -2, "__close");
+        lua_pushcfunction(L, l_tostring);
+        lua_setfield(L, -2, "__tostring");
+        lua_pushliteral(L, "locked");
+        lua_setfield(L, -2, "__metatable");
+    }
+    lua_pop(L, 1);
+    egoi_setfuncs(L, module_funcs, 0);
 }
