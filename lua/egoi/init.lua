@@ -1,0 +1,34 @@
+-- egoi - Lua client for the E-goi marketing API v2.
+--
+--   local egoi = require "egoi"
+--   local client = egoi.new{ apikey = os.getenv("EGOI_APIKEY") }
+--   for _, list in ipairs(client.lists:all()) do print(list.listnum, list.title) end
+--
+-- See README.md for options, the method table, errors and limits.
+local client = require "egoi.client"
+local errors = require "egoi.errors"
+
+local M = {
+  VERSION = client.VERSION,
+  errors = errors,
+  Error = errors.Error,
+}
+
+-- egoi.new{ apikey = ..., protocol = "rest"|"xmlrpc", url = ..., timeout = 30,
+--           connect_timeout = 10, rate_limit = {...}|false, retries = 2,
+--           raise = true, ... } -> client
+-- With raise = false, a bad option set returns nil, err instead of raising.
+function M.new(opts)
+  local ok, c = pcall(client.new, opts)
+  if ok then return c end
+  if type(opts) == "table" and opts.raise == false and errors.is_error(c) then
+    return nil, c
+  end
+  error(c, 2)
+end
+
+function M.is_error(v)
+  return errors.is_error(v)
+end
+
+return M
