@@ -215,3 +215,47 @@ describe("egoi client transport failures", function()
     assert.is_true(sleeps[2] >= 0.5 and sleeps[2] <= 1.0)
   end)
 end)
+
+describe("egoi client over XML-RPC (Python's xmlrpc.server)", function()
+  local py, client
+  setup(function()
+    py = server.start{ cmd = "python3 spec/servers/xmlrpc_server.py {port}" }
+    client = egoi.new{ apikey = KEY, protocol = "xmlrpc", url = py:url("/v2/xmlrpc.php"),
+      rate_limit = false, retries = 0 }
+  end)
+  teardown(function()
+    client:close()
+    py:stop()
+  end)
+
+  it("gives results in the REST shape (arrays, strings)", function()
+    local lists = client.lists:all()
+    assert.equal(2, #lists)
+    assert.equal("130", lists[1].subs_total) -- an <int> arrives as a decimal string
+    assert.equal("Newsletter Zé", lists[1].title)
+    assert.equal("nif", lists[1].extra_fields[2].ref)
+    assert.same({}, lists[2].extra_fields)
+  end)
+
+  it("sends one struct param that Python decodes intact, key included", function()
+    local r = client:call("echo", { listID = 3, subscribers = { { email = "a+b@x.pt", status = 1 } } })
+    assert.equal(KEY, r.apikey)
+    assert.equal("3", r.listID)
+    assert.equal("a+b@x.pt", r.subscribers[1].email)
+  end)
+
+  it("turns a bare string error into an api error", function()
+    local ok, err = pcall(client.account.client_data, client.account)
+    assert.is_false(ok)
+    assert.equal("api", err.kind)
+    assert.equal("INVALID", err.code)
+  end)
+
+  it("turns a fault into a protocol error", function()
+    local ok, err = pcall(client.call, client, "faulty")
+    assert.is_false(ok)
+    assert.equal("protocol", err.kind)
+    assert.equal("XMLRPC_FAULT", err.code)
+    assert.equal("4", err.detail.faultCode)
+  end)
+end)
