@@ -325,11 +325,36 @@ local function decode_rest(self, status, body, method)
   return core.normalize(inner)
 end
 
+-- XML-RPC gives real arrays and structs where REST's XML->JSON conversion
+-- gives key_N objects and empty elements. Bring XML-RPC results to the REST
+-- shape so scripts don't care which protocol carried them: a struct whose
+-- members are all ids ("5", "9") becomes the key_<id> map REST has (and an
+-- array when the ids are 0..n-1, as normalize does for REST); a nested empty
+-- array or struct becomes "" as REST's empty element does.
+local function rest_shape(v, top)
+  if type(v) ~= "table" then return v end
+  if next(v) == nil then
+    if top then return v end
+    return ""
+  end
+  local ids = true
+  for k in pairs(v) do
+    if type(k) ~= "string" or not k:match("^%d+$") then ids = false break end
+  end
+  if ids then
+    local o = {}
+    for k, x in pairs(v) do o["key_" .. k] = rest_shape(x) end
+    return o
+  end
+  for k, x in pairs(v) do v[k] = rest_shape(x) end
+  return v
+end
+
 local function decode_xmlrpc(self, status, body)
   local ok, v, m = core.xmlrpc_response(body)
   if ok == true then
     if type(v) ~= "table" then v = { response = v } end
-    return v
+    return core.normalize(rest_shape(v, true))
   elseif ok == false then
     return nil, { kind = "protocol", code = "XMLRPC_FAULT", http_status = status,
       message = "XML-RPC fault " .. tostring(v.faultCode) .. ": " .. snippet(self, tostring(v.faultString)),
