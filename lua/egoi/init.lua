@@ -8,10 +8,14 @@
 local client = require "egoi.client"
 local errors = require "egoi.errors"
 
+local core = require "egoi.core"
+
 local M = {
   VERSION = client.VERSION,
   errors = errors,
   Error = errors.Error,
+  now = core.now,     -- wall-clock seconds (what the limiter uses)
+  sleep = core.sleep, -- a blocking sleep (use ngx.sleep inside nginx)
 }
 
 -- egoi.new{ apikey = ..., protocol = "rest"|"xmlrpc", url = ..., timeout = 30,

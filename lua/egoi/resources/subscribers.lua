@@ -132,4 +132,16 @@ function subscribers.each(self, args)
   end
 end
 
+-- client.subscribers:import(source, opts): streaming bulk import through
+-- addSubscriberBulk (CSV path, row iterator or array); see egoi.bulk.
+function subscribers.import(self, source, opts)
+  return require("egoi.bulk").import(self._client, source, opts)
+end
+
+-- client.subscribers:export(listID, path_or_fn, opts): every subscriber of a
+-- list to CSV; see egoi.bulk.
+function subscribers.export(self, listID, dest, opts)
+  return require("egoi.bulk").export(self._client, listID, dest, opts)
+end
+
 return subscribers
