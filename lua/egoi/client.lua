@@ -12,8 +12,8 @@ local errors = require "egoi.errors"
 local methods = require "egoi.methods"
 local resources = require "egoi.resources"
 
-local type, pairs, next, pcall, tostring, tonumber, setmetatable, error =
-  type, pairs, next, pcall, tostring, tonumber, setmetatable, error
+local type, pairs, next, pcall, tostring, tonumber, setmetatable, error, select =
+  type, pairs, next, pcall, tostring, tonumber, setmetatable, error, select
 local floor, min, random = math.floor, math.min, math.random
 
 local VERSION = core._VERSION
@@ -177,16 +177,15 @@ function M.new(opts)
     io.stderr:write("egoi: ", level, ": ", msg, "\n")
   end
 
-  local ua = ("lua-egoi/%s libcurl/%s"):format(VERSION, core.curl_version())
-  if opts.app then ua = ua .. " " .. opts.app end
-
   local transport = opts.transport
   if transport == nil then
     -- Inside nginx request phases where cosockets work, a blocking libcurl
     -- call would freeze the worker: pick the cosocket transport there.
+    -- (even a client built in init_by_lua: its requests are checked per
+    -- phase and refused with UNSUPPORTED_PHASE where cosockets don't work).
     local ngx = rawget(_G, "ngx")
     if ngx and type(ngx.get_phase) == "function" then
-      transport = require("egoi.transport.resty").phase_ok(ngx.get_phase()) and "resty" or "curl"
+      transport = "resty"
     end
   end
   if transport == "resty" then
@@ -194,6 +193,15 @@ function M.new(opts)
     clock = opts.clock or resty.clock
     sleep = opts.sleep or resty.sleep
   end
+  local ua
+  if transport == "resty" then
+    local ngx = rawget(_G, "ngx")
+    ua = ("lua-egoi/%s ngx_lua/%s"):format(VERSION, tostring(ngx and ngx.config and ngx.config.ngx_lua_version))
+  else
+    ua = ("lua-egoi/%s libcurl/%s"):format(VERSION, select(2, core.curl_version()))
+  end
+  if opts.app then ua = ua .. " " .. opts.app end
+
   if transport == nil or transport == "curl" then
     transport = require("egoi.transport.curl").new{
       timeout = timeout, connect_timeout = connect_timeout,
@@ -468,6 +476,11 @@ local function exchange(self, method, body, read_only, entry)
   local st, rbody, info, sent = self._transport:request(self.url, body, CONTENT_TYPE[self.protocol])
   if st == nil then
     local code, message = rbody, info
+    if code == "UNSUPPORTED_PHASE" then
+      -- nginx phase without cosockets: a usage problem, never retried (a
+      -- back-off sleep would itself fail there)
+      return nil, { kind = "usage", code = code, message = tostring(message) }, false
+    end
     local retry = (sent == false) or read_only
     local e = { kind = "transport", code = tostring(code or "TRANSPORT_ERROR"),
       message = scrub(self, tostring(message or code)), retryable = retry }

@@ -158,6 +158,10 @@ local LOCAL_CODES = {
     { "DOCTYPE_FORBIDDEN", "The document contains a DOCTYPE, which is not allowed" },
     { "XMLRPC_FAULT", "The server answered with an XML-RPC fault" },
     { "SERVER_FAULT", "The server reported a failure (status: failed)" },
+    { "CALLBACK_MALFORMED", "The callback request is not a valid E-goi callback" },
+    { "CALLBACK_UNKNOWN_ACTION",
+      "The callback names an action other than addSubscriber, editSubscriber or removeSubscriber" },
+    { "WEIRD_SERVER_REPLY", "The server's answer is not valid HTTP" },
   },
   http = {
     { "HTTP_ERROR", "The server answered with an HTTP error status" },
@@ -166,10 +170,12 @@ local LOCAL_CODES = {
     { "RATE_LIMITED", "The API call limit (150 calls per hour) has been reached" },
     { "RATE_LIMIT_WAIT_EXCEEDED", "Waiting for the API call limit would exceed the allowed wait" },
     { "STATE_FILE_ERROR", "The shared rate-limit state file could not be used" },
+    { "SHDICT_ERROR", "The nginx shared dictionary of the rate limiter could not be used" },
   },
   usage = {
     { "INVALID_ARGUMENT", "Invalid argument" },
     { "MISSING_ARGUMENT", "Missing required argument" },
+    { "UNSUPPORTED_PHASE", "HTTP calls are not possible in this nginx phase (no cosockets)" },
   },
 }
 local LOCAL_ORDER = { "transport", "protocol", "http", "rate_limit", "usage" }
