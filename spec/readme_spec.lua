@@ -6,3 +6,11 @@ describe("README", function()
     assert.is_true(ok == true or ok == 0)
   end)
 end)
+
+describe("rockspec", function()
+  it("installs every Lua module under lua/egoi", function()
+    local lua = os.getenv("EGOI_TEST_LUA") or "lua5.4"
+    local ok = os.execute(lua .. " tools/rockspec_modules.lua --check")
+    assert.is_true(ok == true or ok == 0)
+  end)
+end)

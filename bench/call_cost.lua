@@ -1,0 +1,16 @@
+-- bench/call_cost.lua URL N keepalive(0|1) -> "cpu_us_per_call calls_per_s"
+-- client:call("getLists") against the canned nginx answer; os.clock() is process CPU time.
+local egoi = require "egoi"
+local socket = require "socket"
+local url, n, keep = arg[1], tonumber(arg[2]), arg[3] == "1"
+local c = egoi.new{ apikey = "0123456789abcdef0123456789abcdef01234567", url = url, rate_limit = false,
+  keepalive = keep, retries = 0 }
+for _ = 1, 50 do c:call("getLists") end -- warm-up (JIT, connection)
+local c0, w0 = os.clock(), socket.gettime()
+for _ = 1, n do
+  local r = c:call("getLists")
+  assert(r[1].listnum == "1")
+end
+local cpu, wall = os.clock() - c0, socket.gettime() - w0
+print(("%.1f %.0f"):format(cpu / n * 1e6, n / wall))
+c:close()

@@ -1,0 +1,34 @@
+-- tools/rockspec_modules.lua [--check] - the rockspec's Lua module list must
+-- name every file under lua/egoi. Without --check it prints the entries to
+-- paste; with --check it exits 1 listing what is missing or stale.
+local function files()
+  local p = assert(io.popen("find lua/egoi -name '*.lua' | sort"))
+  local out = {}
+  for path in p:lines() do
+    local mod = path:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
+    out[#out + 1] = { mod = mod, path = path }
+  end
+  p:close()
+  return out
+end
+
+local f = assert(io.open("rockspec/egoi-scm-1.rockspec", "rb"))
+local spec = f:read("*a")
+f:close()
+
+if arg[1] ~= "--check" then
+  for _, e in ipairs(files()) do print(('      ["%s"] = "%s",'):format(e.mod, e.path)) end
+  return
+end
+local bad = {}
+local listed = {}
+for mod, path in spec:gmatch('%["([%w%._]+)"%]%s*=%s*"(lua/[^"]+)"') do listed[mod] = path end
+for _, e in ipairs(files()) do
+  if listed[e.mod] ~= e.path then bad[#bad + 1] = "missing: " .. e.mod .. " = " .. e.path end
+  listed[e.mod] = nil
+end
+for mod in pairs(listed) do bad[#bad + 1] = "stale: " .. mod end
+if #bad > 0 then
+  io.stderr:write("rockspec/egoi-scm-1.rockspec is out of date:\n  " .. table.concat(bad, "\n  ") .. "\n")
+  os.exit(1)
+end
