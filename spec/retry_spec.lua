@@ -31,10 +31,12 @@ end
 
 local function new(opts)
   local clock = opts.clock or fake_time()
+  local rate_limit = opts.rate_limit
+  if rate_limit == nil then rate_limit = false end
   local c = egoi.new{
     apikey = KEY, url = "http://127.0.0.1:9/v2/rest.php", transport = opts.transport,
     retries = opts.retries, clock = clock.fn, sleep = clock.sleep,
-    rate_limit = opts.rate_limit == nil and false or opts.rate_limit,
+    rate_limit = rate_limit,
   }
   return c, clock
 end
