@@ -1,9 +1,17 @@
--- bench/call_cost.lua URL N keepalive(0|1) -> "cpu_us_per_call calls_per_s"
+-- bench/call_cost.lua URL N keepalive(0|1) [limiter: off|memory|file] -> "cpu_us_per_call calls_per_s"
 -- client:call("getLists") against the canned nginx answer; os.clock() is process CPU time.
 local egoi = require "egoi"
 local socket = require "socket"
-local url, n, keep = arg[1], tonumber(arg[2]), arg[3] == "1"
-local c = egoi.new{ apikey = "0123456789abcdef0123456789abcdef01234567", url = url, rate_limit = false,
+local url, n, keep, lim = arg[1], tonumber(arg[2]), arg[3] == "1", arg[4] or "off"
+-- the default 150-slot limiter with a window so short it never blocks: only its cost shows
+local rate_limit = false
+local state = os.tmpname()
+if lim == "memory" then
+  rate_limit = { calls = 150, window = 1e-6, state_file = false }
+elseif lim == "file" then
+  rate_limit = { calls = 150, window = 1e-6, state_file = state }
+end
+local c = egoi.new{ apikey = "0123456789abcdef0123456789abcdef01234567", url = url, rate_limit = rate_limit,
   keepalive = keep, retries = 0 }
 for _ = 1, 50 do c:call("getLists") end -- warm-up (JIT, connection)
 local c0, w0 = os.clock(), socket.gettime()
@@ -14,3 +22,4 @@ end
 local cpu, wall = os.clock() - c0, socket.gettime() - w0
 print(("%.1f %.0f"):format(cpu / n * 1e6, n / wall))
 c:close()
+os.remove(state)

@@ -46,6 +46,16 @@ row "Python urllib/http.client + json" python3 bench/call_cost.py
 echo "(ka = keep-alive on; new = a new connection per call; Python ka = http.client, new = urllib)"
 echo
 
+# (1b) limiter overhead ----------------------------------------------------------------------
+echo "(1b) the rate limiter's cost per call (same getLists calls, keep-alive, limiter never blocking)"
+printf "%-34s %16s %16s\n" "limiter" "CPU us/call 5.4" "CPU us/call jit"
+for mode in off memory file; do
+  a=$(lua54 bench/call_cost.lua "$URL" "$N" 1 $mode); b=$(luajit_ bench/call_cost.lua "$URL" "$N" 1 $mode)
+  printf "%-34s %16s %16s\n" "$mode" "${a% *}" "${b% *}"
+done
+echo "(file = the default cross-process state file, flock + read + write per reservation and commit)"
+echo
+
 # (2) encode --------------------------------------------------------------------------------
 echo "(2) encode a 100,000-subscriber addSubscriberBulk body (best of 3)"
 printf "%-34s %10s %10s\n" "encoder" "ms" "MB"
