@@ -649,6 +649,125 @@ describe("egoi-sandbox", function()
     end)
   end)
 
+  describe("bulk scale (indexes stay consistent)", function()
+    local path = os.tmpname()
+    after_each(function() os.remove(path); os.remove(path .. ".tmp") end)
+
+    it("imports 20,000 subscribers, finds them by e-mail, pages, counts, removes and re-adds", function()
+      local N = 20000
+      os.remove(path)
+      local s = start("--quiet --rate-limit 0 --max-subscribers " .. (N + 2) .. " --state " .. path)
+      local ok, err = pcall(function()
+        local lid = call(s, "createList", { nome = "Big", unique_fields = "cellphone" }).LIST_ID
+        local function mail(i) return ("u%05d@example.com"):format(i) end
+        local function phone(i) return ("351-9%08d"):format(i) end
+        local items = {}
+        for i = 1, N do items[i] = { email = mail(i), cellphone = phone(i), first_name = "F" .. i } end
+        items[#items + 1] = { email = mail(7):upper(), first_name = "dup e-mail" }   -- line N: ignored
+        items[#items + 1] = { email = "other@example.com", cellphone = phone(8) }    -- line N + 1
+        local res, raw = call(s, "addSubscriberBulk", { listID = lid, compareField = "email", operation = "1",
+                                                        subscribers = items })
+        assert.equal(tostring(N), res.ADDED, raw:sub(1, 300))
+        assert.same({ "0", "2", tostring(N + 2) }, { res.UPDATED, res.IGNORED, res.TOTAL })
+        assert.same({ LINE = tostring(N + 1), ERROR = "TELEPHONE_ALREADY_EXISTS" }, res.ERRORS.key_0)
+        assert.is_nil(res.ERRORS.key_1)
+
+        local function data(key) -- the record, or the result carrying ERROR
+          local got = call(s, "subscriberData", { listID = lid, subscriber = key })
+          return got.subscriber or got
+        end
+        local function add(o) o.listID = o.listID or lid; return call(s, "addSubscriber", o) end
+        local function remove(key) return call(s, "removeSubscriber", { listID = lid, subscriber = key }) end
+        local uids = {}
+        for _, i in ipairs({ 1, 2, 7, 9999, N }) do
+          local d = data(i % 2 == 0 and mail(i):upper() or mail(i))
+          assert.equal(mail(i), d.EMAIL)
+          assert.equal("F" .. i, d.FIRST_NAME)
+          assert.equal(d.UID, data(d.UID).UID)
+          uids[i] = d.UID
+        end
+        assert.equal("SUBSCRIBER_NOT_FOUND", data("nobody@example.com").ERROR)
+
+        -- paging builds the requested slice, in insertion order
+        local function slice(from, limit)
+          return call(s, "subscriberData", { listID = lid, subscriber = "all_subscribers", start = from,
+                                             limit = limit }).subscriber
+        end
+        local page = slice(N - 3, 10)
+        assert.same({ mail(N - 2), mail(N - 1), mail(N) }, { page.key_0.EMAIL, page.key_1.EMAIL, page.key_2.EMAIL })
+        assert.is_nil(page.key_3)
+        page = slice(1, 2)
+        assert.same({ uids[2], mail(3) }, { page.key_0.UID, page.key_1.EMAIL })
+        assert.is_nil(page.key_2)
+        assert.equal(tostring(N), call(s, "getLists", { listID = lid }).key_0.subs_total)
+
+        -- e-mail (any case) and the unique cellphone clash with the imported records
+        assert.equal("EMAIL_ALREADY_EXISTS", add({ email = mail(5):upper() }).ERROR)
+        assert.equal("TELEPHONE_ALREADY_EXISTS",
+                     add({ email = "new@example.com", cellphone = phone(5) }).ERROR)
+        assert.equal("TELEPHONE_ALREADY_EXISTS",
+                     call(s, "editSubscriber", { listID = lid, subscriber = uids[1], cellphone = phone(2) }).ERROR)
+        assert.equal("EMAIL_ALREADY_EXISTS",
+                     call(s, "editSubscriber", { listID = lid, subscriber = uids[1], email = mail(2) }).ERROR)
+
+        -- an e-mail change moves the record in the index; a cellphone change frees the old value
+        local e = call(s, "editSubscriber", { listID = lid, subscriber = mail(1), email = "Renamed@Example.com",
+                                              cellphone = "351-900000000" })
+        assert.equal(uids[1], e.UID)
+        assert.equal("SUBSCRIBER_NOT_FOUND", data(mail(1)).ERROR)
+        assert.equal(uids[1], data("renamed@example.com").UID)
+        -- the same record keeps its own values (no clash with itself)
+        assert.equal(uids[1], call(s, "editSubscriber", { listID = lid, subscriber = uids[1],
+                                                          email = "renamed@example.com", last_name = "L" }).UID)
+
+        -- capacity: N used, N + 2 allowed
+        local a = add({ email = mail(1), cellphone = phone(1) })
+        assert.is_string(a.UID)
+        local other = call(s, "createList", { nome = "Other" }).LIST_ID
+        local b = add({ listID = other, email = "b@example.com" })
+        assert.is_string(b.UID)
+        assert.equal("CANNOT_ADD_MORE_SUBSCRIBERS", add({ email = "c@example.com" }).ERROR)
+        assert.equal("CANNOT_ADD_MORE_SUBSCRIBERS", call(s, "addSubscriberBulk", { listID = lid, compareField = "email",
+          subscribers = { { email = "c@example.com" } } }).ERROR)
+        -- deleting a list frees its subscribers
+        assert.equal("OK", call(s, "deleteList", { listID = other }).RESULT)
+        assert.is_string(add({ email = "c@example.com" }).UID)
+        assert.equal("CANNOT_ADD_MORE_SUBSCRIBERS", add({ email = "d@example.com" }).ERROR)
+        -- removal frees a place; the removed e-mail still exists (any status)
+        assert.equal("OK", remove(mail(N)).response)
+        assert.equal("SUBSCRIBER_ALREADY_REMOVED", remove(uids[N]).ERROR)
+        assert.equal("EMAIL_ALREADY_EXISTS", add({ email = mail(N) }).ERROR)
+        assert.is_string(add({ email = "d@example.com" }).UID)
+        assert.equal("CANNOT_ADD_MORE_SUBSCRIBERS", add({ email = "e@example.com" }).ERROR)
+        -- re-activating a removed subscriber counts it again
+        assert.equal("1", call(s, "editSubscriber", { listID = lid, subscriber = uids[N], status = "1" }).STATUS)
+        assert.equal("OK", remove("d@example.com").response)
+        assert.equal("CANNOT_ADD_MORE_SUBSCRIBERS", add({ email = "e@example.com" }).ERROR)
+
+        -- bulk update found by cellphone, changing the e-mail
+        res = call(s, "addSubscriberBulk", { listID = lid, compareField = "cellphone", operation = "2",
+          subscribers = { { cellphone = phone(9), email = "nine@example.com" } } })
+        assert.same({ "0", "1", "0" }, { res.ADDED, res.UPDATED, res.IGNORED })
+        assert.equal("SUBSCRIBER_NOT_FOUND", data(mail(9)).ERROR)
+        assert.equal(phone(9), data("NINE@example.com").CELLPHONE)
+        s:stop()
+
+        -- after a reload from --state the lookups and the count are rebuilt
+        s = start("--quiet --rate-limit 0 --max-subscribers " .. (N + 2) .. " --state " .. path)
+        assert.equal(uids[2], data(mail(2)).UID)
+        assert.equal(uids[1], data("RENAMED@example.com").UID)
+        assert.equal("EMAIL_ALREADY_EXISTS", add({ email = "Nine@example.com" }).ERROR)
+        assert.equal("CANNOT_ADD_MORE_SUBSCRIBERS", add({ email = "e@example.com" }).ERROR)
+        assert.equal("OK", remove("c@example.com").response)
+        assert.is_string(add({ email = "e@example.com" }).UID)
+        local f = assert(io.open(path, "rb")); local text = f:read("*a"); f:close()
+        assert.falsy(text:find('"active":', 1, true))
+      end)
+      s:stop()
+      assert(ok, err)
+    end)
+  end)
+
   describe("callbacks", function()
     it("POSTs addSubscriber / editSubscriber / removeSubscriber forms with XML", function()
       local port = server.free_port()

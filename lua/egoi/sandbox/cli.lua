@@ -22,7 +22,7 @@ A stateful local E-goi API v2 server (REST /v2/rest.php, XML-RPC /v2/xmlrpc.php)
   --file-limit BYTES     campaign file cap, FILE_TOO_LARGE (default 8M)
   --max-lists N          lists per account, NO_MORE_LISTS_ALLOWED (default 50)
   --max-subscribers N    subscribers per account, CANNOT_ADD_MORE_SUBSCRIBERS (default 100000)
-  --max-fields N         form fields per request (default 100000)
+  --max-fields N         form fields per request (default 4000000)
   --callback-timeout S   timeout of callback deliveries in seconds (default 5)
   --fail-method NAME     make NAME crash (tests INTERNAL_ERROR); repeatable
   --quiet                no request log on stderr
@@ -44,7 +44,7 @@ function M.parse(argv)
   local cfg = {
     host = "127.0.0.1", port = 8080, apikeys = {}, state = nil, seed = 1, rate_calls = 150, rate_window = 3600,
     over_limit = "429", max_body = 64 * 1024 * 1024, bulk_limit = 50 * 1024 * 1024, file_limit = 8 * 1024 * 1024,
-    max_lists = 50, max_subscribers = 100000, max_fields = 100000, max_depth = 32, callback_timeout = 5,
+    max_lists = 50, max_subscribers = 100000, max_fields = 4000000, max_depth = 32, callback_timeout = 5,
     fail_methods = {}, quiet = false,
   }
   local i = 1

@@ -2,20 +2,29 @@
 --
 -- parse(str, limits, into) -> table | nil, message
 -- Every key is a string; `a[]=` appends with PHP's next-index rule; values are
--- strings. Limits: max_depth (brackets, default 32), max_fields (default 100000).
+-- strings. Limits: max_depth (brackets, default 32), max_fields (default 4000000).
 local M = {}
 
+-- "%xx" (any case) -> the byte
+local BYTE = {}
+do
+  local digits = "0123456789abcdefABCDEF"
+  for i = 1, #digits do
+    for j = 1, #digits do
+      local h = digits:sub(i, i) .. digits:sub(j, j)
+      BYTE[h] = string.char(tonumber(h, 16))
+    end
+  end
+end
+
+-- decoded string, or nil when a "%" is not followed by two hex digits
 local function unescape(s)
-  if not s:find("[%%+]") then return s end
+  if not s:find("[%%+]", 1) then return s end
   s = s:gsub("+", " ")
-  local bad = false
-  s = s:gsub("%%(..?)", function(h)
-    if #h == 2 and h:match("^%x%x$") then return string.char(tonumber(h, 16)) end
-    bad = true
-    return ""
-  end)
-  if bad then return nil end
-  return s
+  local _, pct = s:gsub("%%", "")
+  local out, n = s:gsub("%%(%x%x)", BYTE)
+  if n ~= pct then return nil end
+  return out
 end
 M.unescape = unescape
 
@@ -30,25 +39,26 @@ local function next_index(t)
 end
 
 -- split a raw (decoded) variable name into base and index list
+local NO_INDEX = setmetatable({}, { __newindex = function() error("read-only") end })
+
 local function split_name(name, max_depth)
   name = name:gsub("^ +", "")
   local b = name:find("[", 1, true)
   local base = b and name:sub(1, b - 1) or name
   base = base:gsub("[ .]", "_")
   if base == "" then return nil end
+  if not b then return base, NO_INDEX end
   local idx = {}
-  if not b then return base, idx end
-  local rest = name:sub(b)
-  local first = true
-  while rest:sub(1, 1) == "[" do
-    local close = rest:find("]", 2, true)
+  local pos, first = b, true
+  while name:byte(pos) == 91 do -- "["
+    local close = name:find("]", pos + 1, true)
     if not close then
-      if first then return base .. "_" .. rest:sub(2), {} end
+      if first then return base .. "_" .. name:sub(pos + 1), NO_INDEX end
       break
     end
-    idx[#idx + 1] = rest:sub(2, close - 1)
+    idx[#idx + 1] = name:sub(pos + 1, close - 1)
     if #idx > max_depth then return nil, "nesting deeper than " .. max_depth end
-    rest = rest:sub(close + 1)
+    pos = close + 1
     first = false
   end
   return base, idx
@@ -57,7 +67,7 @@ end
 function M.parse(str, limits, into)
   limits = limits or {}
   local max_depth = limits.max_depth or 32
-  local max_fields = limits.max_fields or 100000
+  local max_fields = limits.max_fields or 4000000
   local out = into or {}
   local count = 0
   for pair in (str or ""):gmatch("[^&]+") do

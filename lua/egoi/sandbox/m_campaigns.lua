@@ -216,9 +216,7 @@ local function recipients(ctx, list, key, field)
   if explicit and #explicit > 0 then
     for _, k in ipairs(explicit) do
       local r = access.subscriber(list, tostring(k))
-      if not r and field ~= "email" then
-        for _, rr in pairs(list.subs) do if rr[key] == k then r = rr end end
-      end
+      if not r and field ~= "email" then r = access.find_exact(list, key, k) end
       if not r then return nil, err("SUBSCRIBER_NOT_FOUND") end
       if r.STATUS == "2" or not r[key] or r[key] == "" then return nil, err("CANNOT_SEND_CAMPAIGN") end
       out[#out + 1] = r

@@ -111,6 +111,7 @@ M.deleteList = { mutating = true, fn = function(ctx)
     if c.LISTNUM == l.listnum and c.STATUS == "sending" then return err("IN_USE") end
   end
   ctx.acc.lists[l.listnum] = nil
+  access.invalidate(l)
   for i, id in ipairs(ctx.acc.list_order) do
     if id == l.listnum then table.remove(ctx.acc.list_order, i) break end
   end

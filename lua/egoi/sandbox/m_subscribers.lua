@@ -45,7 +45,7 @@ local function collect(list, o)
   for opt, key in pairs(FIELDS) do
     local v = o[opt]
     if type(v) == "string" then
-      v = v:match("^%s*(.-)%s*$")
+      v = v:match("^%s*(.*%S)") or ""
       if v ~= "" then
         if key == "EMAIL" then
           local p = util.email_problem(v)
@@ -90,8 +90,12 @@ local function unique_clash(list, ch, self_uid)
     local key = FIELDS[f] or f:upper()
     local v = ch[key]
     if v then
-      for uid, r in pairs(list.subs) do
-        if uid ~= self_uid and r[key] and r[key]:lower() == v:lower() then return UNIQUE_CODE[f] end
+      if access.INDEXED[key] then
+        if access.taken(list, key, v, self_uid) then return UNIQUE_CODE[f] end
+      else
+        for uid, r in pairs(list.subs) do
+          if uid ~= self_uid and r[key] and r[key]:lower() == v:lower() then return UNIQUE_CODE[f] end
+        end
       end
     end
   end
@@ -150,6 +154,7 @@ local function add_one(ctx, list, o, defaults)
   activity(r, "subscribe", ctx.now)
   list.subs[uid] = r
   list.order[#list.order + 1] = uid
+  access.added(list, r)
   return r
 end
 
@@ -163,10 +168,10 @@ M.addSubscriber = { mutating = true, fn = function(ctx)
 end }
 
 -- apply a change set to an existing record; true if anything changed
-local function apply(ctx, r, ch, extra, tags)
+local function apply(ctx, list, r, ch, extra, tags)
   local changed = false
   for k, v in pairs(ch) do
-    if r[k] ~= v then r[k] = v; changed = true end
+    if r[k] ~= v then access.set(list, r, k, v); changed = true end
   end
   r.extra = r.extra or {}
   for id, v in pairs(extra) do
@@ -204,7 +209,7 @@ M.editSubscriber = { mutating = true, fn = function(ctx)
   if r.STATUS == "2" and (not ch.STATUS or ch.STATUS == "2") then return err("SUBSCRIBER_DATA_CANNOT_BE_EDITED") end
   local clash = unique_clash(list, ch, r.UID)
   if clash then return err(clash) end
-  if not apply(ctx, r, ch, extra, ctx.o.tags) then return err("NO_DATA_TO_INSERT") end
+  if not apply(ctx, list, r, ch, extra, ctx.o.tags) then return err("NO_DATA_TO_INSERT") end
   ctx.fire(list, "edit", r)
   return M.view(r)
 end }
@@ -213,7 +218,7 @@ M.removeSubscriber = { mutating = true, fn = function(ctx)
   local r, list = find_sub(ctx)
   if not r then return list end
   if r.STATUS == "2" then return err("SUBSCRIBER_ALREADY_REMOVED") end
-  r.STATUS = "2"
+  access.set(list, r, "STATUS", "2")
   r.REMOVE_METHOD = str(ctx.o.removemethod) or "API"
   r.REMOVE_DATE = store.date(ctx.now)
   r.REMOVE_REASON = str(ctx.o.removereason) or ""
@@ -250,12 +255,17 @@ M.subscriberData = { fn = function(ctx)
       seg = list.segments[sid]
       if not seg then return err("SEGMENT_NOT_FOUND") end
     end
-    local all = {}
-    for _, uid in ipairs(list.order) do
-      local r = list.subs[uid]
-      if not seg or M.matches_segment(seg, r) then all[#all + 1] = M.view(r) end
+    -- page the matching UIDs first, then build the views of that page only
+    local uids = list.order
+    if seg then
+      uids = {}
+      for _, uid in ipairs(list.order) do
+        if M.matches_segment(seg, list.subs[uid]) then uids[#uids + 1] = uid end
+      end
     end
-    return { subscriber = shape.list(util.page(all, ctx.o)) }
+    local page = util.page(uids, ctx.o)
+    for i, uid in ipairs(page) do page[i] = M.view(list.subs[uid]) end
+    return { subscriber = shape.list(page) }
   end
   local r = access.subscriber(list, key)
   if not r then return err("SUBSCRIBER_NOT_FOUND") end
@@ -274,13 +284,23 @@ M.addSubscriberBulk = { mutating = true, fn = function(ctx)
   end
   local op = str(ctx.o.operation) or "1"
   local defaults = { status = str(ctx.o.status), tags = ctx.o.tags }
+  -- the record an item refers to (by its compare field), or nil
+  local function existing_of(low)
+    local key = low[cmp]
+    if type(key) ~= "string" or key == "" then return nil end
+    local r = cmp == "uid" and list.subs[key] or access.subscriber(list, key)
+    if not r and cmp ~= "email" and cmp ~= "uid" then r = access.find_exact(list, cmp:upper(), key) end
+    return r
+  end
+  local function lowered(item)
+    local low = {}
+    for k, v in pairs(item) do low[k:lower()] = v end
+    return low
+  end
   -- capacity check for the whole file first
   local fresh = 0
   for _, item in ipairs(items) do
-    if type(item) == "table" then
-      local key = item[cmp]
-      if type(key) ~= "string" or key == "" or not access.subscriber(list, key) then fresh = fresh + 1 end
-    end
+    if type(item) == "table" and not existing_of(lowered(item)) then fresh = fresh + 1 end
   end
   if access.active_count(ctx.acc) + fresh > ctx.acc.max_subscribers then return err("CANNOT_ADD_MORE_SUBSCRIBERS") end
   local added, updated, ignored = 0, 0, 0
@@ -289,18 +309,12 @@ M.addSubscriberBulk = { mutating = true, fn = function(ctx)
     if type(item) ~= "table" then
       ignored = ignored + 1
     else
-      local low = {}
-      for k, v in pairs(item) do low[k:lower()] = v end
-      local key = low[cmp]
-      local existing = type(key) == "string" and key ~= "" and (cmp == "uid" and list.subs[key]
-        or access.subscriber(list, key))
-      if cmp ~= "email" and not existing and type(key) == "string" then
-        for _, r in pairs(list.subs) do if r[cmp:upper()] == key then existing = r end end
-      end
+      local low = lowered(item)
+      local existing = existing_of(low)
       if existing then
         if op == "2" then
           local ch, extra = collect(list, low)
-          if ch and apply(ctx, existing, ch, extra, low.tags or defaults.tags) then updated = updated + 1
+          if ch and apply(ctx, list, existing, ch, extra, low.tags or defaults.tags) then updated = updated + 1
           else ignored = ignored + 1 end
         else
           ignored = ignored + 1

@@ -62,9 +62,18 @@ function Store:rand()
   return (x >> 33) & 0x7fffffff
 end
 
+local HEX = {}
+for i = 0, 15 do HEX[i] = ("%x"):format(i) end
+
+-- n hex digits, one rand() step each (inlined: called for every new subscriber)
 function Store:hex(n)
+  local x = math.tointeger(self.data.rng) or 1
   local t = {}
-  for i = 1, n do t[i] = ("%x"):format(self:rand() % 16) end
+  for i = 1, n do
+    x = x * 6364136223846793005 + 1442695040888963407
+    t[i] = HEX[((x >> 33) & 0x7fffffff) % 16]
+  end
+  self.data.rng = x
   return table.concat(t)
 end
 

@@ -6,7 +6,7 @@ function M.err(code) return { ERROR = code } end
 -- non-empty trimmed string or nil
 function M.str(v)
   if type(v) ~= "string" then return nil end
-  v = v:match("^%s*(.-)%s*$")
+  v = v:match("^%s*(.*%S)") or ""
   if v == "" then return nil end
   return v
 end
@@ -20,6 +20,19 @@ function M.seq(v)
   end
   local keys = {}
   for k in pairs(v) do keys[#keys + 1] = k end
+  local n = #keys
+  -- the usual shapes, already in order: "0".."n-1" (PHP form arrays) or 1..n
+  local dense0, dense1 = true, true
+  for i = 1, n do
+    if dense0 and v[tostring(i - 1)] == nil then dense0 = false end
+    if dense1 and v[i] == nil then dense1 = false end
+    if not dense0 and not dense1 then break end
+  end
+  if dense0 or dense1 then
+    local out = {}
+    for i = 1, n do out[i] = v[dense0 and tostring(i - 1) or i] end
+    return out
+  end
   table.sort(keys, function(a, b)
     local na, nb = tonumber(a), tonumber(b)
     if na and nb then return na < nb end
