@@ -511,12 +511,13 @@ static const char *enc_message(int err)
 /* Raises the error recorded in c after releasing every allocation. The
  * key strings of the path stay anchored by their tables (still reachable
  * from the arguments) while the message is built. */
-static int enc_raise(enc_ctx *c, const char *prefix, size_t plen)
+static int enc_raise(enc_ctx *c, const char *prefix, size_t plen, int release)
 {
     lua_State *L = c->L;
     luaL_Buffer b;
     int i;
-    box_release(c->box);
+    if (release)
+        box_release(c->box);
     if (c->err == ENC_ENOMEM)
         return luaL_error(L, "form encoding: not enough memory");
     luaL_buffinit(L, &b);
@@ -564,7 +565,7 @@ static int enc_raise(enc_ctx *c, const char *prefix, size_t plen)
 static int enc_finish(enc_ctx *c, int rc, const char *prefix, size_t plen)
 {
     if (rc != ENC_OK)
-        return enc_raise(c, prefix, plen);
+        return enc_raise(c, prefix, plen, 1);
     lua_pushlstring(c->L, c->box->out.p ? c->box->out.p : "", c->box->out.len);
     box_release(c->box);
     return 1;
@@ -637,6 +638,137 @@ static int l_form_request(lua_State *L)
     return enc_finish(&c, rc, fo, sizeof fo - 1);
 }
 
+/* ------------------------------------------------------- form_buffer */
+
+/* A reusable body buffer for bulk packing: rows are appended one at a time
+ * (each encoded exactly once, straight into the buffer), the caller reads
+ * the running size to decide where a chunk ends, can drop the last row
+ * again, and takes the chunk as one string. No per-row Lua strings. */
+#define FB_MT "egoi.core.form_buffer"
+
+static enc_box *fb_check(lua_State *L)
+{
+    enc_box *box = (enc_box *)luaL_checkudata(L, 1, FB_MT);
+    return box;
+}
+
+/* fb:add(tbl, prefix[, index]) -> new length. With index the names are
+ * prefix[index][...]. On an encoding error the buffer is left as it was
+ * before the call and the error is raised. */
+static int fb_add(lua_State *L)
+{
+    enc_ctx c;
+    enc_box *box = fb_check(L);
+    size_t plen = 0, mark;
+    const char *prefix;
+    int rc = ENC_OK;
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    prefix = luaL_optlstring(L, 3, "", &plen);
+    lua_settop(L, 4);
+    mark = box->out.len;
+    box->name.len = 0;
+    box->nkeys = 0;
+    ctx_init(&c, L, box);
+    if (plen > 0 || !lua_isnil(L, 4)) {
+        c.has_prefix = 1;
+        if (!buf_add_escaped(&box->name, prefix, plen, ENC_RAW_NAME))
+            rc = enc_fail(&c, ENC_ENOMEM, 0);
+    }
+    if (rc == ENC_OK && !lua_isnil(L, 4)) {
+        char num[24];
+        lua_Integer idx;
+        if (!egoi_isinteger(L, 4, &idx))
+            return luaL_argerror(L, 4, "index must be an integer");
+        if (!buf_addc(&box->name, '[') || !buf_add(&box->name, num, fmt_integer(num, idx))
+            || !buf_addc(&box->name, ']'))
+            rc = enc_fail(&c, ENC_ENOMEM, 0);
+    }
+    if (rc == ENC_OK)
+        rc = enc_table(&c, 2, 0);
+    if (rc != ENC_OK) {
+        box->out.len = mark;
+        if (!lua_isnil(L, 4)) { /* name the row: prefix[index] */
+            lua_Integer idx = 0;
+            egoi_isinteger(L, 4, &idx);
+            prefix = lua_pushfstring(L, "%s[%d]", prefix, (int)idx);
+            plen = strlen(prefix);
+        }
+        return enc_raise(&c, prefix, plen, 0);
+    }
+    lua_pushinteger(L, (lua_Integer)box->out.len);
+    return 1;
+}
+
+static int fb_len(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)fb_check(L)->out.len);
+    return 1;
+}
+
+/* fb:truncate(n): drop everything after the first n bytes */
+static int fb_truncate(lua_State *L)
+{
+    enc_box *box = fb_check(L);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    if (n < 0 || (size_t)n > box->out.len)
+        return luaL_argerror(L, 2, "length out of range");
+    box->out.len = (size_t)n;
+    return 0;
+}
+
+/* fb:take() -> string; the buffer is empty afterwards (its memory is
+ * released when large, so a finished chunk does not stay resident). */
+static int fb_take(lua_State *L)
+{
+    enc_box *box = fb_check(L);
+    lua_pushlstring(L, box->out.p ? box->out.p : "", box->out.len);
+    box->out.len = 0;
+    if (box->out.cap > (size_t)1 << 20) {
+        free(box->out.p);
+        box->out.p = NULL;
+        box->out.cap = 0;
+    }
+    return 1;
+}
+
+static int fb_close(lua_State *L)
+{
+    box_release(fb_check(L));
+    return 0;
+}
+
+static int fb_new(lua_State *L)
+{
+    enc_box *box = (enc_box *)lua_newuserdata(L, sizeof(enc_box));
+    memset(box, 0, sizeof *box);
+    luaL_getmetatable(L, FB_MT);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+static void fb_register(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        {"add", fb_add},
+        {"len", fb_len},
+        {"truncate", fb_truncate},
+        {"take", fb_take},
+        {"close", fb_close},
+        {NULL, NULL}
+    };
+    if (luaL_newmetatable(L, FB_MT)) {
+        lua_createtable(L, 0, 5);
+        egoi_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, fb_close);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, fb_close);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_pop(L, 1);
+}
+
 void egoi_encode_open(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
@@ -644,6 +776,9 @@ void egoi_encode_open(lua_State *L)
         {"form_request", l_form_request},
         {NULL, NULL}
     };
+    fb_register(L);
+    lua_pushcfunction(L, fb_new);
+    lua_setfield(L, -2, "form_buffer");
     /* metatable of the buffer owner, shared as upvalue 1 */
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, box_gc);

@@ -393,3 +393,44 @@ describe("core.form_encode judged by PHP", function()
     assert.are.equal("1", php_value(doc.selected[5].value))
   end)
 end)
+
+describe("form_buffer (bulk packing)", function()
+  local rows = {
+    { email = "a+b@example.org", first_name = "Zé", extra_5 = "x&y=z" },
+    { email = "c@example.org", tags = { 1, 2 }, status = 1 },
+    { email = "d@example.org", cellphone = "351-912345678" },
+  }
+
+  it("packs rows exactly as form_encode encodes the whole list", function()
+    local fb = core.form_buffer()
+    local sizes = {}
+    for i, row in ipairs(rows) do sizes[i] = fb:add(row, "functionOptions[subscribers]", i - 1) end
+    assert.equal(fb:len(), sizes[3])
+    local packed = fb:take()
+    assert.equal(core.form_encode({ subscribers = rows }, "functionOptions"), packed)
+    assert.equal(0, fb:len())
+    fb:close()
+  end)
+
+  it("drops the last row again with truncate", function()
+    local fb = core.form_buffer()
+    fb:add(rows[1], "p", 0)
+    local before = fb:len()
+    fb:add(rows[2], "p", 1)
+    fb:truncate(before)
+    assert.equal(core.form_encode({ rows[1] }, "p"), fb:take())
+    assert.has_error(function() fb:truncate(10) end)
+  end)
+
+  it("leaves the buffer intact when a row cannot be encoded", function()
+    local fb = core.form_buffer()
+    fb:add(rows[1], "p", 0)
+    local before = fb:len()
+    local ok, err = pcall(fb.add, fb, { f = print }, "p", 1)
+    assert.is_false(ok)
+    assert.matches("p%[1%]%[f%]: cannot encode a function", err)
+    assert.equal(before, fb:len())
+    fb:close()
+    fb:close() -- idempotent
+  end)
+end)

@@ -24,7 +24,7 @@ local KEY_ALLOWANCE = 256                  -- apikey + plugin_key, added by the 
 local EXACT_DEDUPE_LIMIT = 100000           -- distinct keys kept as strings before hashing
 local DEFAULT_MAX_REJECTED = 10000
 local PROGRESS_EVERY = 10000                -- rows between "read" progress reports
-local PREFIX = "functionOptions[subscribers]["
+local PREFIX = "functionOptions[subscribers]"
 
 local function usage(message, code)
   return errors.new{ kind = "usage", code = code or "INVALID_ARGUMENT", message = message,
@@ -674,16 +674,16 @@ function bulk.import(client, source, opts)
   end
 
   -- chunk state -------------------------------------------------------
-  local pieces, npieces, chunk_bytes, chunk_fields = {}, 0, 0, 0
+  -- rows are encoded once, straight into one C buffer (no per-row strings)
+  local fb = core.form_buffer()
+  local npieces, chunk_bytes, chunk_fields = 0, 0, 0
   local chunk_lines = {}
   chunk_bytes_now = function() return chunk_bytes end
   local chunk_first, chunk_last
 
   -- pos_*: where a rerun resumes after this chunk (the source position after its last row)
   local function send_chunk(pos_index, pos_offset, pos_line)
-    local fragment = concat(pieces, "&", 1, npieces)
-    pieces = {}
-    if chunk_bytes > 1048576 then collectgarbage("collect") end -- free the pieces first
+    local fragment = fb:take()
     chunk_no = chunk_no + 1
     progress("send", { chunk_rows = npieces, chunk_bytes = #fragment })
     local ok, res, err = pcall(client.call_fragment, client, "addSubscriberBulk", base, fragment)
@@ -750,22 +750,22 @@ function bulk.import(client, source, opts)
           if first then
             reject(line, ("duplicate in file (%s first at line %d)"):format(compare, first), a)
           else
-            local piece = core.form_encode(row, PREFIX .. npieces .. "]")
-            local len = #piece + (npieces > 0 and 1 or 0)
+            local before = fb:len()
+            local len = fb:add(row, PREFIX, npieces) - before -- with its "&" separator
             if npieces > 0 and (chunk_bytes + len > cap or (max_rows and npieces >= max_rows)
               or (max_fields and chunk_fields + leaves > max_fields)) then
               -- this row starts the next chunk (its index is part of its names)
+              fb:truncate(before)
               local ok, e = send_chunk(b_index, b_offset, b_line)
               if ok == nil then return nil, e end
               if ok == false then return true end
-              piece = core.form_encode(row, PREFIX .. "0]")
-              len = #piece
+              len = fb:add(row, PREFIX, 0)
             end
             if len > cap then
+              fb:truncate(fb:len() - len)
               reject(line, ("row too large for max_bytes (%d bytes encoded)"):format(len), a)
             else
               npieces = npieces + 1
-              pieces[npieces] = piece
               chunk_bytes = chunk_bytes + len
               chunk_fields = chunk_fields + leaves
               chunk_lines[npieces] = line
