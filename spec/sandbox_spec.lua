@@ -506,6 +506,29 @@ describe("egoi-sandbox", function()
       end)
     end
 
+    -- The same situations through the module: each comes back as an
+    -- egoi.Error of kind "api" with the vendor's code.
+    for _, row in ipairs(rows) do
+      if row[3].apikey ~= "" then -- the client refuses an empty key before any I/O
+        it(row[1] .. " through the egoi module", function()
+          local egoi = require "egoi"
+          local srv = row[4] == "T" and T or S
+          local opts = resolve(row[3])
+          local key = opts.apikey or KEY
+          opts.apikey = nil
+          local c = egoi.new{ apikey = key, url = srv:url("/v2/rest.php"), rate_limit = false, retries = 0,
+            raise = false }
+          local res, err = c:call(row[2], opts)
+          c:close()
+          assert.is_nil(res)
+          assert.is_true(egoi.is_error(err))
+          assert.equal(row[1], err.code, tostring(err))
+          assert.equal("api", err.kind)
+          assert.not_matches(key, tostring(err), 1, true)
+        end)
+      end
+    end
+
     it("covers every code of the vendor's error table", function()
       local seed = { "CANNOT_BE_DELETED", "ALREADY_DELETED", "CAMPAIGN_NOT_FOUND", "CANNOT_EDIT_CAMPAIGN",
         "CAMPAIGN_NOT_VALID", "BIRTH_DATE_ALREADY_EXISTS", "LIST_NOT_FOUND", "MESSAGE_TOO_LONG", "INVALID_FILE",

@@ -497,6 +497,20 @@ local function exchange(self, method, body, read_only, entry)
   end
   if st ~= 200 then
     local retry = st >= 500 and read_only
+    -- an E-goi envelope carrying a business code (e.g. INTERNAL_ERROR with
+    -- HTTP 500) is reported by its code; anything else by its HTTP status
+    if self.protocol == "rest" then
+      local result = decode_rest(self, st, rbody, method)
+      local code = result and find_api_error(result, entry)
+      if code then
+        local e = { kind = "api", code = code, http_status = st, retryable = retry,
+          message = errors.message(code) or code }
+        if st >= 500 and not read_only then
+          e.reason = "the request may have been applied; a write is never retried automatically"
+        end
+        return nil, e, retry
+      end
+    end
     local e = { kind = "http", code = "HTTP_ERROR", http_status = st, retryable = retry,
       message = ("HTTP %d from the server: %s"):format(st, snippet(self, rbody)) }
     if st >= 500 and not read_only then
