@@ -40,6 +40,11 @@ void egoi_ratelimit_open(lua_State *L);
  * decided in transport.c, which has the transfer's details. */
 const char *egoi_errors_curl_name(int curlcode);
 
+/* encode.c: the bytes of a core.form_buffer at stack index idx (no copy),
+ * or NULL when that value is not one. Lets the transport send a bulk body
+ * straight from the buffer it was packed into. */
+const char *egoi_encode_buffer_view(lua_State *L, int idx, size_t *len);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

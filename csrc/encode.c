@@ -700,6 +700,41 @@ static int fb_add(lua_State *L)
     return 1;
 }
 
+/* fb:add_raw(s) -> new length: appends an already encoded piece (with the
+ * "&" separator when the buffer is not empty). */
+static int fb_add_raw(lua_State *L)
+{
+    enc_box *box = fb_check(L);
+    size_t n;
+    const char *piece = luaL_checklstring(L, 2, &n);
+    if (n > 0) {
+        if ((box->out.len > 0 && !buf_addc(&box->out, '&')) || !buf_add(&box->out, piece, n))
+            return luaL_error(L, "form encoding: not enough memory");
+    }
+    lua_pushinteger(L, (lua_Integer)box->out.len);
+    return 1;
+}
+
+/* For transport.c: the bytes of a form_buffer at stack index idx, without
+ * copying (valid while the userdata is alive and not modified), or NULL
+ * when the value is not a form_buffer. */
+const char *egoi_encode_buffer_view(lua_State *L, int idx, size_t *len)
+{
+    enc_box *box = (enc_box *)egoi_testudata(L, idx, FB_MT);
+    if (box == NULL)
+        return NULL;
+    *len = box->out.len;
+    return box->out.p != NULL ? box->out.p : "";
+}
+
+/* fb:string() -> the contents as a string, leaving the buffer as it is */
+static int fb_string(lua_State *L)
+{
+    enc_box *box = fb_check(L);
+    lua_pushlstring(L, box->out.p ? box->out.p : "", box->out.len);
+    return 1;
+}
+
 static int fb_len(lua_State *L)
 {
     lua_pushinteger(L, (lua_Integer)fb_check(L)->out.len);
@@ -751,6 +786,8 @@ static void fb_register(lua_State *L)
 {
     static const luaL_Reg methods[] = {
         {"add", fb_add},
+        {"add_raw", fb_add_raw},
+        {"string", fb_string},
         {"len", fb_len},
         {"truncate", fb_truncate},
         {"take", fb_take},

@@ -470,7 +470,8 @@ static void trim_buffer(http_client *c)
     }
 }
 
-/* c:request(url, body|nil, content_type|nil[, headers]) */
+/* c:request(url, body|nil, content_type|nil[, headers]); body is a string
+ * or a core.form_buffer (sent in place, without a copy) */
 static int l_request(lua_State *L)
 {
     http_client *c = check_client(L);
@@ -483,8 +484,11 @@ static int l_request(lua_State *L)
     if (c->curl == NULL)
         return luaL_error(L, "http_client is closed");
     url = luaL_checklstring(L, 2, &url_len);
-    if (!lua_isnoneornil(L, 3))
-        body = luaL_checklstring(L, 3, &body_len);
+    if (!lua_isnoneornil(L, 3)) {
+        body = egoi_encode_buffer_view(L, 3, &body_len); /* a core.form_buffer: no copy */
+        if (body == NULL)
+            body = luaL_checklstring(L, 3, &body_len);
+    }
     if (!lua_isnoneornil(L, 4)) {
         size_t n;
         ctype = luaL_checklstring(L, 4, &n);

@@ -407,7 +407,7 @@ end
 -- import
 
 local function check_opts(client, source, opts)
-  if type(client) ~= "table" or type(client.call_fragment) ~= "function" then
+  if type(client) ~= "table" or type(client.call_buffer) ~= "function" then
     raise_usage("import: argument 'client' must be an egoi client")
   end
   local st = type(source)
@@ -674,8 +674,15 @@ function bulk.import(client, source, opts)
   end
 
   -- chunk state -------------------------------------------------------
-  -- rows are encoded once, straight into one C buffer (no per-row strings)
-  local fb = core.form_buffer()
+  -- rows are encoded once, straight into the request body: a core.form_buffer
+  -- that already holds method, type and options (no per-row strings, and the
+  -- C transport sends the chunk from that buffer without another copy)
+  local function body_buffer()
+    local b, e = client:body_buffer("addSubscriberBulk", base)
+    if not b then error(e, 0) end
+    return b
+  end
+  local fb = body_buffer()
   local npieces, chunk_bytes, chunk_fields = 0, 0, 0
   local chunk_lines = {}
   chunk_bytes_now = function() return chunk_bytes end
@@ -683,13 +690,11 @@ function bulk.import(client, source, opts)
 
   -- pos_*: where a rerun resumes after this chunk (the source position after its last row)
   local function send_chunk(pos_index, pos_offset, pos_line)
-    local fragment = fb:take()
     chunk_no = chunk_no + 1
-    progress("send", { chunk_rows = npieces, chunk_bytes = #fragment })
-    local ok, res, err = pcall(client.call_fragment, client, "addSubscriberBulk", base, fragment)
-    fragment = nil -- luacheck: ignore
-    -- the fragment and the request body (two chunk-sized strings) are garbage now
-    if chunk_bytes > 1048576 then collectgarbage("collect") end
+    progress("send", { chunk_rows = npieces, chunk_bytes = chunk_bytes })
+    local ok, res, err = pcall(client.call_buffer, client, "addSubscriberBulk", fb)
+    fb:close() -- frees the chunk now rather than at the next collection
+    fb = body_buffer()
     summary.calls = summary.calls + 1
     if not ok or res == nil then
       chunk_no = chunk_no - 1
@@ -759,7 +764,8 @@ function bulk.import(client, source, opts)
               local ok, e = send_chunk(b_index, b_offset, b_line)
               if ok == nil then return nil, e end
               if ok == false then return true end
-              len = fb:add(row, PREFIX, 0)
+              local start = fb:len() -- the fresh body holds the options already
+              len = fb:add(row, PREFIX, 0) - start
             end
             if len > cap then
               fb:truncate(fb:len() - len)

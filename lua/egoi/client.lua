@@ -202,7 +202,9 @@ function M.new(opts)
   end
   if opts.app then ua = ua .. " " .. opts.app end
 
+  local native_body = false -- the C transport sends a core.form_buffer in place
   if transport == nil or transport == "curl" then
+    native_body = true
     transport = require("egoi.transport.curl").new{
       timeout = timeout, connect_timeout = connect_timeout,
       verify_tls = opts.verify_tls ~= false, ca_file = opts.ca_file,
@@ -230,6 +232,7 @@ function M.new(opts)
     _backoff = backoff,
     _backoff_cap = backoff_cap,
     _transport = transport,
+    _native_body = native_body,
     _clock = clock,
     _sleep = sleep,
     _log = log,
@@ -440,7 +443,7 @@ end
 ---------------------------------------------------------------------------
 -- the call pipeline
 
-local function encode(self, method, options, fragment)
+local function encode(self, method, options)
   local args = {}
   for k, v in pairs(options) do args[k] = v end
   args.apikey = secrets[self]
@@ -454,13 +457,6 @@ local function encode(self, method, options, fragment)
   if not ok then
     return nil, { kind = "usage", code = "INVALID_ARGUMENT",
       message = method .. ": cannot encode arguments: " .. scrub(self, tostring(body)) }
-  end
-  if fragment then
-    if self.protocol ~= "rest" then
-      return nil, { kind = "usage", code = "INVALID_ARGUMENT",
-        message = method .. ": pre-encoded fragments need the rest protocol" }
-    end
-    if fragment ~= "" then body = body .. "&" .. fragment end
   end
   return body
 end
@@ -534,11 +530,18 @@ local function exchange(self, method, body, read_only, entry)
   return result
 end
 
-local function perform(self, method, options, entry, fragment)
+local function perform(self, method, options, entry, buffer)
   if self._closed then
     return nil, usage("CLOSED", "the client is closed", method)
   end
-  local body, eerr = encode(self, method, options, fragment)
+  local body, eerr
+  if buffer then
+    -- a body packed by the caller (bulk import): sent in place by the C
+    -- transport, as one string by any other
+    body = self._native_body and buffer or buffer:string()
+  else
+    body, eerr = encode(self, method, options)
+  end
   if not body then
     eerr.method = method
     return nil, errors.new(eerr)
@@ -598,18 +601,38 @@ function Client:invoke(name, args)
   return finish(self, perform(self, entry.name, wire, entry))
 end
 
--- For bulk work: `fragment` is an already form-encoded piece of the body
--- (e.g. functionOptions[subscribers][0][email]=...&...) appended to the
--- encoding of `options`, so a caller that measured its chunk while packing
--- never encodes it twice. REST only.
-function Client:call_fragment(method, options, fragment)
+-- For bulk work without a single extra copy of a large body:
+--   local fb = client:body_buffer("addSubscriberBulk", { listID = 3, compareField = "email" })
+--   fb:add(row, "functionOptions[subscribers]", i) ...   (core.form_buffer methods)
+--   client:call_buffer("addSubscriberBulk", fb)
+-- body_buffer returns a core.form_buffer holding the encoded method, type and
+-- options (the key included); call_buffer sends it as the request body. REST only.
+function Client:body_buffer(method, options)
   if type(method) ~= "string" or method == "" then
-    return finish(self, nil, usage("INVALID_ARGUMENT", "call_fragment: argument 'method' must be a non-empty string"))
+    return finish(self, nil, usage("INVALID_ARGUMENT", "body_buffer: argument 'method' must be a non-empty string"))
   end
-  if type(fragment) ~= "string" then
-    return finish(self, nil, usage("INVALID_ARGUMENT", "call_fragment: argument 'fragment' must be a string", method))
+  if self.protocol ~= "rest" then
+    return finish(self, nil, usage("INVALID_ARGUMENT", "body_buffer needs the rest protocol", method))
   end
-  return finish(self, perform(self, method, options or {}, methods.lookup(method), fragment))
+  local head, err = encode(self, method, options or {})
+  if not head then
+    err.method = method
+    return finish(self, nil, errors.new(err))
+  end
+  local fb = core.form_buffer()
+  fb:add_raw(head)
+  return fb
+end
+
+function Client:call_buffer(method, buffer)
+  if type(method) ~= "string" or method == "" then
+    return finish(self, nil, usage("INVALID_ARGUMENT", "call_buffer: argument 'method' must be a non-empty string"))
+  end
+  if type(buffer) ~= "userdata" then
+    return finish(self, nil, usage("INVALID_ARGUMENT", "call_buffer: argument 'buffer' must come from body_buffer",
+      method))
+  end
+  return finish(self, perform(self, method, nil, methods.lookup(method), buffer))
 end
 
 function Client:close()
