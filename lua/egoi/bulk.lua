@@ -833,22 +833,6 @@ local function value_text(v)
   return ""
 end
 
-local function records_of(result)
-  local s = type(result) == "table" and result.subscriber or nil
-  if type(s) ~= "table" then return {} end
-  if s[1] ~= nil then return s end
-  if s.key_0 ~= nil then
-    local out, i = {}, 0
-    while s["key_" .. i] ~= nil do
-      out[i + 1] = s["key_" .. i]
-      i = i + 1
-    end
-    return out
-  end
-  if s.UID ~= nil then return { s } end
-  return {}
-end
-
 --- Export every subscriber of a list as CSV. dest: path, or function(text) called with each
 -- line (terminator included). opts: page_size (1000), segment, raw_names (keep the API's
 -- upper-case keys as column names), eol, on_page(info).
@@ -878,11 +862,12 @@ function bulk.export(client, list_id, dest, opts)
   local cjson = require("cjson").new()
 
   local function page()
-    local res, err = client:call("subscriberData", { listID = list_id, subscriber = "all_subscribers",
-      start = start, limit = size, segment = opts.segment })
+    -- one page as an array (subscribers:page copes with every answer shape)
+    local recs, err = client.subscribers:page{ listID = list_id, start = start, page_size = size,
+      segment = opts.segment }
     calls = calls + 1
-    if res == nil then return nil, err end
-    return records_of(res)
+    if recs == nil then return nil, err end
+    return recs
   end
 
   local function flat(rec)
