@@ -6,6 +6,26 @@
 
 EGOI_API int luaopen_egoi_core(lua_State *L);
 
+void egoi_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction cleanup,
+                lua_CFunction tostring)
+{
+    if (luaL_newmetatable(L, name)) {
+        lua_newtable(L);
+        egoi_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, cleanup);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, cleanup);
+        lua_setfield(L, -2, "__close");
+        if (tostring != NULL) {
+            lua_pushcfunction(L, tostring);
+            lua_setfield(L, -2, "__tostring");
+        }
+        lua_pushstring(L, name);
+        lua_setfield(L, -2, "__name");
+    }
+}
+
 EGOI_API int luaopen_egoi_core(lua_State *L)
 {
     lua_newtable(L);

@@ -40,6 +40,12 @@ void egoi_ratelimit_open(lua_State *L);
  * decided in transport.c, which has the transfer's details. */
 const char *egoi_errors_curl_name(int curlcode);
 
+/* core.c: leaves the metatable `name` on the stack, creating it on first
+ * use with __index = methods, __gc = __close = cleanup (one idempotent
+ * cleanup per type), __tostring when given, and __name. */
+void egoi_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction cleanup,
+                lua_CFunction tostring);
+
 /* encode.c: the bytes of a core.form_buffer at stack index idx (no copy),
  * or NULL when that value is not one. Lets the transport send a bulk body
  * straight from the buffer it was packed into. */

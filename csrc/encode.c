@@ -794,15 +794,7 @@ static void fb_register(lua_State *L)
         {"close", fb_close},
         {NULL, NULL}
     };
-    if (luaL_newmetatable(L, FB_MT)) {
-        lua_createtable(L, 0, 5);
-        egoi_setfuncs(L, methods, 0);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, fb_close);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, fb_close);
-        lua_setfield(L, -2, "__close");
-    }
+    egoi_class(L, FB_MT, methods, fb_close, NULL);
     lua_pop(L, 1);
 }
 

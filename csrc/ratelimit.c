@@ -749,19 +749,7 @@ void egoi_ratelimit_open(lua_State *L)
         {"ratelimit", rl_new},
         {NULL, NULL}
     };
-    if (luaL_newmetatable(L, RL_MT)) {
-        lua_newtable(L);
-        egoi_setfuncs(L, methods, 0);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, rl_close);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, rl_close);
-        lua_setfield(L, -2, "__close");
-        lua_pushcfunction(L, rl_tostring);
-        lua_setfield(L, -2, "__tostring");
-        lua_pushliteral(L, RL_MT);
-        lua_setfield(L, -2, "__name");
-    }
+    egoi_class(L, RL_MT, methods, rl_close, rl_tostring);
     lua_pop(L, 1);
     egoi_setfuncs(L, funcs, 0);
 }

@@ -613,19 +613,9 @@ void egoi_transport_open(lua_State *L)
      * curl_easy_init would initialise it lazily, too. */
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
-    if (luaL_newmetatable(L, CLIENT_MT)) {
-        lua_newtable(L);
-        egoi_setfuncs(L, client_methods, 0);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, l_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, l_gc);
-        lua_setfield(L, -2, "__close");
-        lua_pushcfunction(L, l_tostring);
-        lua_setfield(L, -2, "__tostring");
-        lua_pushliteral(L, "locked");
-        lua_setfield(L, -2, "__metatable");
-    }
+    egoi_class(L, CLIENT_MT, client_methods, l_gc, l_tostring);
+    lua_pushliteral(L, "locked");
+    lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
     egoi_setfuncs(L, module_funcs, 0);
 }
