@@ -182,3 +182,80 @@ describe("rate limits against the sandbox", function()
     assert.is_true(waits >= 2)
   end)
 end)
+
+describe("the module against the sandbox: callbacks and state", function()
+  local cjson = require("cjson").new()
+  local callback = require "egoi.callback"
+
+  it("registers callbacks through client.callbacks and egoi.callback parses what arrives", function()
+    local sinkfile = os.tmpname()
+    local sink = server.start{ cmd = "python3 spec/servers/sandbox_callback_sink.py {port} " .. sinkfile }
+    local sb = start_sandbox()
+    local c = new_client(sb, "rest")
+    local ok, err = pcall(function()
+      local list = c.lists:create{ name = "Hooks", language = "en" }.LIST_ID
+      local field = c.fields:add{ listID = list, name = "city", type = "texto" }.NEW_ID
+      local flags = { listID = list, callback_url = sink:url("/hook") }
+      for i = 1, 16 do flags["notif_api_" .. i] = (i == 9 or i == 10 or i == 14) and 1 or 0 end
+      assert.equal("OK", c.callbacks:edit(flags).RESULT)
+      local uid = c.subscribers:add{ listID = list, email = "hook@example.org", first_name = "Zé & <b>",
+        ["extra_" .. field] = "Lisboa" }.UID
+      c.subscribers:edit{ listID = list, subscriber = uid, last_name = "Edited" }
+      c.subscribers:remove{ listID = list, subscriber = uid }
+      -- deliveries are asynchronous: wait (bounded) for the three of them
+      local lines = {}
+      for _ = 1, 100 do
+        lines = {}
+        for l in io.lines(sinkfile) do lines[#lines + 1] = l end
+        if #lines >= 3 then break end
+        require("socket").sleep(0.05)
+      end
+      assert.equal(3, #lines)
+      local events = {}
+      for i, l in ipairs(lines) do
+        local rec = cjson.decode(l)
+        local ev, perr = callback.parse(rec.body, rec.ctype)
+        assert.is_table(ev, tostring(perr))
+        events[i] = ev
+      end
+      table.sort(events, function(a, b) return a.event < b.event end) -- add, edit, remove
+      assert.same({ "add", "edit", "remove" }, { events[1].event, events[2].event, events[3].event })
+      for _, ev in ipairs(events) do
+        assert.equal(tostring(list), ev.list)
+        assert.equal(uid, ev.uid)
+        assert.equal("hook@example.org", ev.email)
+      end
+      assert.equal("Zé & <b>", events[1].fields.first_name)
+      assert.equal("Lisboa", events[1].extra[tostring(field)])
+      assert.equal("Edited", events[2].fields.last_name)
+    end)
+    c:close()
+    sb:stop()
+    sink:stop()
+    os.remove(sinkfile)
+    assert(ok, err)
+  end)
+
+  it("keeps state across a sandbox restart with --state", function()
+    local state = os.tmpname()
+    os.remove(state)
+    local port = server.free_port()
+    local cmd = "lua5.4 bin/egoi-sandbox --port {port} --quiet --rate-limit 0 --state " .. state
+    local sb = server.start{ cmd = cmd, port = port }
+    local c = new_client(sb, "rest")
+    local list = c.lists:create{ name = "Persisted", language = "pt" }.LIST_ID
+    c.subscribers:add{ listID = list, email = "kept@example.org", status = 1 }
+    c:close()
+    sb:stop()
+    sb = server.start{ cmd = cmd, port = port }
+    c = new_client(sb, "rest")
+    local found
+    for _, l in ipairs(c.lists:all()) do if l.listnum == tostring(list) then found = l end end
+    local sub = c.subscribers:get{ listID = list, subscriber = "kept@example.org" }
+    c:close()
+    sb:stop()
+    os.remove(state)
+    assert.equal("Persisted", found and found.title)
+    assert.equal("kept@example.org", sub.subscriber.EMAIL)
+  end)
+end)
