@@ -371,6 +371,16 @@ static int rl_open_file(rl_t *rl, rl_io *io)
         close(fd);
         return -1;
     }
+    /* The window decides when this process may call: a file another user
+     * owns, or one others may write, would let them stall us (e.g. a file
+     * planted under /tmp before first use). Refuse it. */
+    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        io->status = RL_IOERR;
+        snprintf(io->msg, sizeof io->msg,
+                 "%s is owned by another user or writable by others; refusing to use it", rl->path);
+        close(fd);
+        return -1;
+    }
     rl->fd = fd;
     rl->pid = getpid();
     return 0;

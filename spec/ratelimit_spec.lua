@@ -593,6 +593,24 @@ describe("file mode", function()
       all_fail(target)
     end)
 
+    it("refuses a state file others may write (a planted file could stall us)", function()
+      local path = d .. "/planted.bin"
+      write_file(path, "")
+      os.execute("chmod 666 '" .. path .. "'")
+      all_fail(path, "writable by others")
+    end)
+
+    it("refuses a state file owned by another user", function()
+      local path = d .. "/foreign.bin"
+      write_file(path, "")
+      local ok = os.execute("chown nobody '" .. path .. "' 2>/dev/null")
+      if ok ~= true and ok ~= 0 then -- 5.4 returns true, 5.1/LuaJIT the status
+        pending("chown needs root")
+        return
+      end
+      all_fail(path, "owned by another user")
+    end)
+
     it("refuses to follow a symlink", function()
       local target = d .. "/target.bin"
       os.execute(("ln -s '%s' '%s/link.bin'"):format(target, d))
