@@ -41,24 +41,9 @@ end
 -- Replace any occurrence of the key in text that came from outside
 -- (server bodies, fault strings, libcurl messages).
 local function scrub(self, text)
-  if type(text) ~= "string" then return text end
   local key = secrets[self]
-  if key and #key > 0 then
-    local i = 1
-    local out = {}
-    while true do
-      local s, e = text:find(key, i, true)
-      if not s then break end
-      out[#out + 1] = text:sub(i, s - 1)
-      out[#out + 1] = "<apikey>"
-      i = e + 1
-    end
-    if #out > 0 then
-      out[#out + 1] = text:sub(i)
-      text = table.concat(out)
-    end
-  end
-  return text
+  if type(text) ~= "string" or not key or key == "" then return text end
+  return (text:gsub(key:gsub("%p", "%%%0"), "<apikey>"))
 end
 
 local function snippet(self, body)
@@ -292,7 +277,7 @@ local function find_api_error(result, entry)
     end
   end
   local r = result.response
-  if type(r) == "string" and next(result, nil) ~= nil then
+  if type(r) == "string" then
     local only = true
     for k in pairs(result) do if k ~= "response" then only = false break end end
     if only and (errors.is_api_code(r) or is_code_like(r)) then
@@ -461,6 +446,10 @@ local function encode(self, method, options)
   return body
 end
 
+-- why a failed write is not retried
+local REACHED = "the request may have reached the server; a write is never retried automatically"
+local APPLIED = "the request may have been applied; a write is never retried automatically"
+
 local function backoff_delay(self, attempt)
   local d = min(self._backoff_cap, self._backoff * 2 ^ attempt)
   return d / 2 + random() * d / 2
@@ -481,7 +470,7 @@ local function exchange(self, method, body, read_only, entry)
     local e = { kind = "transport", code = tostring(code or "TRANSPORT_ERROR"),
       message = scrub(self, tostring(message or code)), retryable = retry }
     if not retry then
-      e.reason = "the request may have reached the server; a write is never retried automatically"
+      e.reason = REACHED
     end
     return nil, e, retry
   end
@@ -493,26 +482,19 @@ local function exchange(self, method, body, read_only, entry)
   end
   if st ~= 200 then
     local retry = st >= 500 and read_only
+    local reason = (st >= 500 and not read_only) and APPLIED or nil
     -- an E-goi envelope carrying a business code (e.g. INTERNAL_ERROR with
     -- HTTP 500) is reported by its code; anything else by its HTTP status
     if self.protocol == "rest" then
       local result = decode_rest(self, st, rbody, method)
       local code = result and find_api_error(result, entry)
       if code then
-        local e = { kind = "api", code = code, http_status = st, retryable = retry,
-          message = errors.message(code) or code }
-        if st >= 500 and not read_only then
-          e.reason = "the request may have been applied; a write is never retried automatically"
-        end
-        return nil, e, retry
+        return nil, { kind = "api", code = code, http_status = st, retryable = retry, reason = reason,
+          message = errors.message(code) or code }, retry
       end
     end
-    local e = { kind = "http", code = "HTTP_ERROR", http_status = st, retryable = retry,
-      message = ("HTTP %d from the server: %s"):format(st, snippet(self, rbody)) }
-    if st >= 500 and not read_only then
-      e.reason = "the request may have been applied; a write is never retried automatically"
-    end
-    return nil, e, retry
+    return nil, { kind = "http", code = "HTTP_ERROR", http_status = st, retryable = retry, reason = reason,
+      message = ("HTTP %d from the server: %s"):format(st, snippet(self, rbody)) }, retry
   end
   local result, err
   if self.protocol == "rest" then
