@@ -15,6 +15,7 @@ local resources = require "egoi.resources"
 local type, pairs, next, pcall, tostring, tonumber, setmetatable, error, select =
   type, pairs, next, pcall, tostring, tonumber, setmetatable, error, select
 local floor, min, random = math.floor, math.min, math.random
+local json_decode, normalize = core.json_decode, core.normalize
 
 local VERSION = core._VERSION
 
@@ -233,9 +234,6 @@ end
 ---------------------------------------------------------------------------
 -- response decoding
 
-local cjson = require("cjson").new()
-cjson.decode_max_depth(1000)
-
 -- Find the result object under Egoi_Api.<method> (the key is the method as
 -- called; match case-insensitively, and accept a single key of any name).
 local function unwrap(doc, method)
@@ -294,10 +292,12 @@ local function decode_rest(self, status, body, method)
   if body == nil or body:match("^%s*$") then
     return {} -- an empty 200 body means "no data" (the vendor's PHP wrapper)
   end
-  local ok, doc = pcall(cjson.decode, body)
-  if not ok then
-    return nil, { kind = "protocol", code = "MALFORMED_JSON",
-      message = "the server's answer is not valid JSON: " .. snippet(self, body), http_status = status }
+  -- one pass: JSON -> Lua with key_N objects already folded into arrays
+  local doc, code, why = json_decode(body)
+  if doc == nil then
+    return nil, { kind = "protocol", code = code,
+      message = ("the server's answer is not valid JSON (%s): %s"):format(why, snippet(self, body)),
+      http_status = status }
   end
   local inner = unwrap(doc, method)
   if inner == nil then
@@ -312,13 +312,15 @@ local function decode_rest(self, status, body, method)
     inner = { response = inner }
   end
   local st = inner.status
+  if st == nil then return inner end
   inner.status = nil
   if st == "failed" then
     local msg = type(inner.response) == "table" and inner.response.message or inner.response
     return nil, { kind = "protocol", code = "SERVER_FAULT", http_status = status,
       message = "the server reported a failure: " .. snippet(self, tostring(msg or "no message")) }
   end
-  return core.normalize(inner)
+  -- {"key_0": ..., "key_1": ..., "status": "success"}: a list once status is gone
+  return normalize(inner, true)
 end
 
 -- XML-RPC gives real arrays and structs where REST's XML->JSON conversion

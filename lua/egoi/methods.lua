@@ -220,18 +220,20 @@ def("queue", "getOperationsQueue", { "get_operations_queue", "get" }, {
 
 -- Indexes -------------------------------------------------------------------------------------
 
-local by_lower = {}
+local by_lower, by_name = {}, {}
 for i = 1, #list do
   local e = list[i]
   local key = e.name:lower()
   assert(by_lower[key] == nil, "duplicate method " .. e.name)
   by_lower[key] = e
+  by_name[e.name] = e
 end
 
 --- The entry for a wire method name (case-insensitive), or nil.
 function methods.lookup(name)
-  if type(name) ~= "string" then
-    return nil
+  local e = by_name[name] -- the documented spelling: no lower-casing per call
+  if e or type(name) ~= "string" then
+    return e
   end
   return by_lower[name:lower()]
 end
