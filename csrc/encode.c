@@ -68,6 +68,7 @@ typedef struct {
     enc_buf name;     /* the field name of the current level */
     enc_key *keys;    /* stack of collected keys, one segment per level */
     size_t nkeys, capkeys;
+    int busy;         /* the shared box (see box_get) is in use */
 } enc_box;
 
 enum {
@@ -496,6 +497,37 @@ static enc_box *box_new(lua_State *L)
     return box;
 }
 
+/* The owner for one form_request/form_encode call, on top of the stack:
+ * the box shared by the functions of this Lua state (upvalue 2), whose
+ * buffers are kept between calls, so a small call allocates nothing and
+ * leaves no finalizer to run. Encoding runs no Lua code, but an allocation
+ * can run a __gc finalizer that encodes too: when the shared box is busy a
+ * new one is made. (A memory error raised mid-call leaves it marked busy;
+ * later calls then use new boxes: slower, still correct.) */
+static enc_box *box_get(lua_State *L)
+{
+    enc_box *box = (enc_box *)lua_touserdata(L, lua_upvalueindex(2));
+    if (box == NULL || box->busy)
+        return box_new(L);
+    box->busy = 1;
+    box->out.len = box->name.len = 0;
+    box->nkeys = 0;
+    lua_pushvalue(L, lua_upvalueindex(2));
+    return box;
+}
+
+/* Done with a box: the shared one keeps buffers up to 64 kB. */
+static void box_done(lua_State *L, enc_box *box)
+{
+    if (box != (enc_box *)lua_touserdata(L, lua_upvalueindex(2))) {
+        box_release(box);
+        return;
+    }
+    if (box->out.cap > 65536 || box->name.cap > 65536 || box->capkeys > 4096)
+        box_release(box);
+    box->busy = 0;
+}
+
 static const char *enc_message(int err)
 {
     switch (err) {
@@ -567,7 +599,7 @@ static int enc_finish(enc_ctx *c, int rc, const char *prefix, size_t plen)
     if (rc != ENC_OK)
         return enc_raise(c, prefix, plen, 1);
     lua_pushlstring(c->L, c->box->out.p ? c->box->out.p : "", c->box->out.len);
-    box_release(c->box);
+    box_done(c->L, c->box);
     return 1;
 }
 
@@ -597,7 +629,7 @@ static int l_form_encode(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     prefix = luaL_optlstring(L, 2, "", &plen);
     lua_settop(L, 2);
-    box = box_new(L);
+    box = box_get(L);
     ctx_init(&c, L, box);
     if (plen > 0) {
         c.has_prefix = 1;
@@ -624,7 +656,7 @@ static int l_form_request(lua_State *L)
         luaL_checktype(L, 2, LUA_TTABLE);
     type = luaL_optlstring(L, 3, "json", &tlen);
     lua_settop(L, 3);
-    box = box_new(L);
+    box = box_get(L);
     ctx_init(&c, L, box);
     c.has_prefix = 1;
     if (!buf_add(&box->out, "method=", 7)
@@ -808,9 +840,12 @@ void egoi_encode_open(lua_State *L)
     fb_register(L);
     lua_pushcfunction(L, fb_new);
     lua_setfield(L, -2, "form_buffer");
-    /* metatable of the buffer owner, shared as upvalue 1 */
+    /* upvalue 1: metatable of the buffer owners; upvalue 2: the shared box */
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");
-    egoi_setfuncs(L, funcs, 1);
+    memset(lua_newuserdata(L, sizeof(enc_box)), 0, sizeof(enc_box));
+    lua_pushvalue(L, -2);
+    lua_setmetatable(L, -2);
+    egoi_setfuncs(L, funcs, 2);
 }
