@@ -260,6 +260,47 @@ describe("core.form_encode errors", function()
   end)
 end)
 
+describe("core.form_request buffer reuse", function()
+  -- form_request/form_encode share one buffer box per Lua state; a __gc finalizer that runs
+  -- during an encoding's allocation and encodes too must get a box of its own.
+  local function finalizer(fn)
+    if _VERSION == "Lua 5.1" then -- LuaJIT: __gc only on userdata
+      local p = newproxy(true) -- luacheck: ignore newproxy
+      getmetatable(p).__gc = fn
+      return p
+    end
+    return setmetatable({}, { __gc = fn })
+  end
+
+  it("gives every call, nested ones from finalizers included, its own exact body", function()
+    local big = {}
+    for i = 1, 300 do big["k" .. i] = ("v"):rep(40) .. i end
+    local want = core.form_request("m", big)
+    local seen = 0
+    for _ = 1, 40 do
+      for _ = 1, 50 do
+        finalizer(function()
+          assert(core.form_request("g", { a = "b" }) == "method=g&type=json&functionOptions[a]=b")
+          assert(core.form_encode({ x = { 1, 2 } }) == "x[0]=1&x[1]=2")
+          seen = seen + 1
+        end)
+      end
+      assert.are.equal(want, core.form_request("m", big))
+      assert.are.equal(want:sub(#"method=m&type=json&" + 1):gsub("functionOptions%[(k%d+)%]", "%1"),
+        (core.form_encode(big)))
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.are.equal(2000, seen)
+  end)
+
+  it("keeps working with a large body between small ones", function()
+    local huge = { s = ("x"):rep(200000) }
+    assert.are.equal(200000 + #"method=m&type=json&functionOptions[s]=", #core.form_request("m", huge))
+    assert.are.equal("method=m&type=json&functionOptions[a]=1", core.form_request("m", { a = 1 }))
+  end)
+end)
+
 describe("core.form_encode judged by PHP", function()
   local srv
 
