@@ -361,6 +361,22 @@ static const unsigned char *jdigits(const unsigned char *q, const unsigned char 
     return q;
 }
 
+#if LUA_VERSION_NUM < 503
+/* The value of a valid JSON number whose exponent is out of range: +-0
+ * for a zero mantissa or a negative exponent, +-HUGE_VAL otherwise. */
+static lua_Number jsaturate(const unsigned char *p, const unsigned char *q)
+{
+    int neg = *p == '-', zero = 1;
+    const unsigned char *r = p;
+    for (; r < q && *r != 'e' && *r != 'E'; r++)
+        if (*r >= '1' && *r <= '9')
+            zero = 0;
+    if (zero || (r + 1 < q && r[1] == '-'))
+        return neg ? -0.0 : 0.0;
+    return neg ? -HUGE_VAL : HUGE_VAL;
+}
+#endif
+
 static int jnumber(jdec *d)
 {
     lua_State *L = d->L;
@@ -410,7 +426,9 @@ static int jnumber(jdec *d)
         lua_remove(L, -2);
 #else
         {
-            lua_Number n = lua_tonumber(L, -1);
+            /* LuaJIT's conversion gives up on exponents past its range
+             * (1e2147483647): saturate as strtod does */
+            lua_Number n = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : jsaturate(p, q);
             lua_pop(L, 1);
             lua_pushnumber(L, n);
         }
