@@ -22,13 +22,7 @@ local function rmdir(d)
   end
 end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local d = f:read("*a")
-  f:close()
-  return d
-end
+local read_file = require("helpers.server").read_file
 
 local function write_file(path, data)
   local f = assert(io.open(path, "wb"))

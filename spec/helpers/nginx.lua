@@ -32,13 +32,7 @@ end
 M.REPO = abspath(dirname(dirname(dirname(debug.getinfo(1, "S").source:sub(2)))))
   :gsub("/%./", "/"):gsub("/%.$", "")
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local d = f:read("*a")
-  f:close()
-  return d
-end
+local read_file = server.read_file
 M.read_file = read_file
 
 local function write_file(path, data)

@@ -27,13 +27,15 @@ local function can_connect(port)
   return ok ~= nil
 end
 
+-- the whole file, or nil when it cannot be opened
 local function read_file(path)
   local f = io.open(path, "rb")
-  if not f then return "" end
+  if not f then return nil end
   local d = f:read("*a")
   f:close()
   return d
 end
+M.read_file = read_file
 
 local Server = {}
 Server.__index = Server
@@ -43,7 +45,7 @@ function Server:url(path)
 end
 
 function Server:log()
-  return read_file(self.logfile)
+  return read_file(self.logfile) or ""
 end
 
 function Server:stop()
@@ -67,7 +69,7 @@ function M.start(opts)
   os.execute(("exec %s%s >%s 2>&1 </dev/null & echo $! >%s"):format(
     env ~= "" and ("env " .. env) or "", cmd, self.logfile, self.pidfile))
   -- `exec` replaces the subshell so the pid is the server's own.
-  self.pid = tonumber((read_file(self.pidfile):match("%d+")))
+  self.pid = tonumber(((read_file(self.pidfile) or ""):match("%d+")))
   local deadline = socket.gettime() + (opts.timeout or 10)
   while socket.gettime() < deadline do
     if (opts.ready and opts.ready(self)) or (not opts.ready and can_connect(port)) then
