@@ -3,6 +3,7 @@
 #   BUILD=dir      where `make` put egoi/core.so (default build)
 #   BENCH_N=2000   calls per client in (1);  BENCH_ROWS=1000000 rows in (4)
 #   EGOI_SANDBOX=path  sandbox used by (4) (default bin/egoi-sandbox)
+#   BENCH_SECTIONS="1 1b 2 3 4"  which sections to run;  BENCH_ROUNDS=3  rounds of (1)
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 N=${BENCH_N:-2000}
@@ -16,6 +17,8 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT INT TERM
+SECTIONS=${BENCH_SECTIONS:-1 1b 2 3 4}
+want() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
 lua54() { LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$BUILD/5.4/?.so;;" lua5.4 "$@"; }
 luajit_() { LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$BUILD/jit/?.so;;" luajit "$@"; }
 free_port() { lua5.4 -e 'local s=require("socket").bind("127.0.0.1",0); local _, p = s:getsockname(); print(p); s:close()'; }
@@ -24,39 +27,83 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //
 echo
 
 # (1) per-call cost -----------------------------------------------------------------------
+if want 1 || want 1b; then
+# On 2+ CPUs nginx runs pinned to the last CPU and every client to the first (taskset, when
+# present), so client and server do not steal each other's core; every client runs ROUNDS
+# times, interleaved with the others, and the best (lowest CPU) run of each is shown: the
+# run least disturbed by the rest of the machine.
+ROUNDS=${BENCH_ROUNDS:-3}
+PIN_C=""; PIN_S=""
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+  PIN_C="taskset -c 0"; PIN_S="taskset -c $(($(nproc) - 1))"
+fi
 PORT=$(free_port)
 mkdir -p "$W/nginx"
 sed -e "s#__DIR__#$W/nginx#g" -e "s#__PORT__#$PORT#g" bench/nginx.conf > "$W/nginx/nginx.conf"
-nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" -g 'daemon off;' 2>"$W/nginx/stderr" &
+$PIN_S nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" -g 'daemon off;' 2>"$W/nginx/stderr" &
 NGINX_PID=$!
 cc -O2 -o "$W/curl_floor" bench/curl_floor.c $(pkg-config --cflags --libs libcurl 2>/dev/null || echo -lcurl) || exit 1
 sleep 0.5
 URL="http://127.0.0.1:$PORT/v2/rest.php"
-echo "(1) one getLists call against loopback nginx (canned answer), $N calls each"
-printf "%-34s %16s %16s %16s %16s\n" "client" "CPU us/call ka" "calls/s ka" "CPU us/call new" "calls/s new"
-row() { # name cmd...
-  name=$1; shift
-  on=$("$@" "$URL" "$N" 1); off=$("$@" "$URL" "$N" 0)
-  printf "%-34s %16s %16s %16s %16s\n" "$name" "${on% *}" "${on#* }" "${off% *}" "${off#* }"
+fi
+if want 1; then
+echo "(1) one getLists call against loopback nginx (canned answer), $N calls each, best of $ROUNDS rounds"
+printf "%-40s %16s %16s %16s %16s\n" "client" "CPU us/call ka" "calls/s ka" "CPU us/call new" "calls/s new"
+CLIENTS="floor cjson54 ours54 oursjit py"
+label() {
+  case $1 in
+    floor) echo "C libcurl floor (curl_floor.c)" ;;
+    cjson54) echo "Lua 5.4 http_client + cjson + normalize" ;;
+    ours54) echo "lua-egoi client:call, Lua 5.4" ;;
+    oursjit) echo "lua-egoi client:call, LuaJIT" ;;
+    py) echo "Python http.client/urllib + json" ;;
+  esac
 }
-row "C libcurl floor (curl_floor.c)" "$W/curl_floor"
-row "lua-egoi, Lua 5.4" lua54 bench/call_cost.lua
-row "lua-egoi, LuaJIT" luajit_ bench/call_cost.lua
-row "Python urllib/http.client + json" python3 bench/call_cost.py
+run_client() { # name keepalive -> "cpu rate"
+  case $1 in
+    floor) $PIN_C "$W/curl_floor" "$URL" "$N" "$2" ;;
+    cjson54) $PIN_C env LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$BUILD/5.4/?.so;;" lua5.4 bench/curl_cjson.lua "$URL" "$N" "$2" ;;
+    ours54) $PIN_C env LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$BUILD/5.4/?.so;;" lua5.4 bench/call_cost.lua "$URL" "$N" "$2" ;;
+    oursjit) $PIN_C env LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$BUILD/jit/?.so;;" luajit bench/call_cost.lua "$URL" "$N" "$2" ;;
+    py) $PIN_C python3 bench/call_cost.py "$URL" "$N" "$2" ;;
+  esac
+}
+best() { # file with "cpu rate" lines -> the line with the lowest cpu
+  sort -n "$1" | head -n 1
+}
+for r in $(seq "$ROUNDS"); do
+  for c in $CLIENTS; do
+    run_client "$c" 1 >> "$W/ka.$c"; run_client "$c" 0 >> "$W/new.$c"
+  done
+done
+for c in $CLIENTS; do
+  on=$(best "$W/ka.$c"); off=$(best "$W/new.$c")
+  printf "%-40s %16s %16s %16s %16s\n" "$(label "$c")" "${on% *}" "${on#* }" "${off% *}" "${off#* }"
+done
+f=$(best "$W/ka.floor"); p=$(best "$W/ka.py")
+for c in ours54 oursjit; do
+  o=$(best "$W/ka.$c")
+  echo "$(label "$c"), keep-alive: $(echo "${o% *} ${f% *} ${p% *}" | awk '{printf "%.2fx the floor CPU, %.1fx cheaper than Python", $1 / $2, $3 / $1}')"
+done
 echo "(ka = keep-alive on; new = a new connection per call; Python ka = http.client, new = urllib)"
 echo
+fi
 
 # (1b) limiter overhead ----------------------------------------------------------------------
+if want 1b; then
 echo "(1b) the rate limiter's cost per call (same getLists calls, keep-alive, limiter never blocking)"
 printf "%-34s %16s %16s\n" "limiter" "CPU us/call 5.4" "CPU us/call jit"
 for mode in off memory file; do
-  a=$(lua54 bench/call_cost.lua "$URL" "$N" 1 $mode); b=$(luajit_ bench/call_cost.lua "$URL" "$N" 1 $mode)
+  a=$($PIN_C env LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$BUILD/5.4/?.so;;" lua5.4 bench/call_cost.lua "$URL" "$N" 1 $mode)
+  b=$($PIN_C env LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$BUILD/jit/?.so;;" luajit bench/call_cost.lua "$URL" "$N" 1 $mode)
   printf "%-34s %16s %16s\n" "$mode" "${a% *}" "${b% *}"
 done
 echo "(file = the default cross-process state file, flock + read + write per reservation and commit)"
 echo
+fi
 
 # (2) encode --------------------------------------------------------------------------------
+if want 2; then
 echo "(2) encode a 100,000-subscriber addSubscriberBulk body (best of 3)"
 printf "%-34s %10s %10s\n" "encoder" "ms" "MB"
 { lua54 bench/encode.lua 100000 | sed 's/^lua-/5.4 /'; luajit_ bench/encode.lua 100000 | sed 's/^lua-/jit /';
@@ -65,8 +112,10 @@ printf "%-34s %10s %10s\n" "encoder" "ms" "MB"
 done
 echo "(PHP's http_build_query also percent-encodes the brackets, hence its bigger body)"
 echo
+fi
 
 # (3) decode --------------------------------------------------------------------------------
+if want 3; then
 echo "(3) decode + normalise a 100,000-record subscriberData answer (best of 3)"
 printf "%-34s %10s\n" "decoder" "ms"
 lua54 bench/decode.lua 100000 "$W/dec.json" | sed 's/^/5.4 /' | grep -v size | while read -r a b c; do printf "%-34s %10s\n" "$a $b" "$c"; done
@@ -74,8 +123,10 @@ luajit_ bench/decode.lua 100000 "$W/dec.json" | sed 's/^/jit /' | grep -v size |
 php bench/decode.php "$W/dec.json" | while read -r a b; do printf "%-34s %10s\n" "PHP json_decode + key_N walk" "$b"; done
 echo "(body: $(du -m "$W/dec.json" | cut -f1) MB)"
 echo
+fi
 
 # (4) 1M-row import -------------------------------------------------------------------------
+if want 4; then
 echo "(4) import a $ROWS-contact CSV into the sandbox (default max_bytes 40 MiB)"
 lua5.4 tools/gen_contacts.lua "$ROWS" "$W/big.csv"
 PORT=$(free_port)
@@ -97,3 +148,4 @@ printf "%-12s %8s %8s %6s %6s %10s %10s %12s\n" "5.4" "$1" "$2" "$3" "$6" "$5" \
   "$(du -m "$W/big.csv" | cut -f1)" "$((rss / 1024))"
 base=$(lua5.4 -e 'local f=io.open("/proc/self/status"); print(f:read("*a"):match("VmHWM:%s*(%d+)"))')
 echo "(min = fewest calls the cap allows; bare lua5.4 interpreter peak RSS: $((base / 1024)) MB)"
+fi
