@@ -48,7 +48,7 @@ end
 function M.raw()
   local args = ngx.req.get_uri_args()
   local t = rt.new{ timeout = tonumber(args.timeout) or 5, connect_timeout = 2,
-    max_response = tonumber(args.max), client = "builtin", verify_tls = args.verify ~= "0" }
+    max_response = tonumber(args.max), verify_tls = args.verify ~= "0" }
   local out = {}
   for i = 1, tonumber(args.n) or 1 do
     out[i] = one(t, args.url, args.post and "method=getUserData&x=1" or nil)

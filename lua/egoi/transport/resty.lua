@@ -18,10 +18,12 @@
 -- only request() needs a cosocket phase and answers
 -- nil, "UNSUPPORTED_PHASE", message, false elsewhere.
 --
--- When lua-resty-http is installed it is used for the exchange; otherwise a
--- small built-in client does it (opts.client = "builtin" | "resty.http" forces one).
-local type, tostring, tonumber, pairs, ipairs, error, setmetatable, rawget, pcall =
-  type, tostring, tonumber, pairs, ipairs, error, setmetatable, rawget, pcall
+-- The HTTP/1.1 exchange is done here (no lua-resty-http): one client whose
+-- every path (pooled-connection reuse and stale retry, chunked and
+-- read-until-close bodies, caps, TLS failures, sent/not-sent) the specs
+-- drive against real nginx.
+local type, tostring, tonumber, pairs, ipairs, error, setmetatable, rawget =
+  type, tostring, tonumber, pairs, ipairs, error, setmetatable, rawget
 local concat, floor, max = table.concat, math.floor, math.max
 
 local M = {}
@@ -449,72 +451,6 @@ local function request_builtin(self, url, body, content_type, headers)
 end
 
 ---------------------------------------------------------------------------
--- lua-resty-http, when installed
-
-local function request_resty_http(self, url, body, content_type, headers)
-  local http = self.http_lib
-  local scheme, host, port, target = M.parse_url(url)
-  if not scheme then
-    return nil, "URL_MALFORMAT", "unsupported or malformed URL (http:// or https:// expected)", false
-  end
-  local lines = header_lines(headers, {})
-  local h = { ["User-Agent"] = self.user_agent }
-  if body and content_type then h["Content-Type"] = content_type end
-  for _, l in ipairs(lines) do
-    local n, v = l:match("^([^:]+):%s*(.*)$")
-    h[n] = v
-  end
-  local c = http.new()
-  c:set_timeouts(self.connect_ms, self.send_ms, self.read_ms)
-  local ok, err = c:connect{ scheme = scheme, host = host, port = port,
-    ssl_server_name = host, ssl_verify = self.verify_tls,
-    pool = ("egoi:%s:%s:%d:%s"):format(scheme, host, port, self.verify_tls and "v" or "nv") }
-  if not ok then
-    local e = tostring(err)
-    local code = e:find("handshake", 1, true) and classify_handshake(e) or classify_connect(e)
-    return nil, code, ("cannot connect to %s:%d: %s"):format(host, port, e), false
-  end
-  local ngx = get_ngx()
-  ngx.update_time()
-  local t0 = ngx.now()
-  local res, rerr = c:request{ method = body and "POST" or "GET", path = target, body = body, headers = h }
-  if not res then
-    c:close()
-    local e = tostring(rerr)
-    if e == "timeout" then return nil, "TIMEOUT", "timed out", true end
-    if e == "closed" then return nil, "GOT_NOTHING", "the server closed the connection without answering", true end
-    return nil, "SEND_ERROR", "request failed: " .. e, true
-  end
-  local parts, total = {}, 0
-  local reader = res.body_reader
-  while reader do
-    local chunk, cerr = reader(65536)
-    if cerr then
-      c:close()
-      local code, msg = recv_fail(cerr, "response body", true)
-      return nil, code, msg, true
-    end
-    if not chunk then break end
-    total = total + #chunk
-    if total > self.max_response then
-      c:close()
-      return nil, "RESPONSE_TOO_LARGE", ("the response body exceeds %d bytes"):format(self.max_response), true
-    end
-    parts[#parts + 1] = chunk
-  end
-  if self.keepalive then c:set_keepalive(self.keepalive_timeout, self.pool_size) else c:close() end
-  ngx.update_time()
-  local lower = {}
-  for k, v in pairs(res.headers or {}) do
-    lower[tostring(k):lower()] = type(v) == "table" and concat(v, ", ") or v
-  end
-  return res.status, concat(parts), {
-    total_time = ngx.now() - t0, content_type = lower["content-type"],
-    retry_after = retry_after(lower["retry-after"]), headers = lower,
-  }
-end
-
----------------------------------------------------------------------------
 
 function Transport:request(url, body, content_type, headers)
   if type(url) ~= "string" then
@@ -531,9 +467,6 @@ function Transport:request(url, body, content_type, headers)
   end
   local phase = current_phase()
   if not M.phase_ok(phase) then return unsupported(phase) end
-  if self.http_lib then
-    return request_resty_http(self, url, body, content_type, headers)
-  end
   return request_builtin(self, url, body, content_type, headers)
 end
 
@@ -573,17 +506,6 @@ function M.new(opts)
   }, Transport)
   if not header_ok(self.user_agent) then
     error("egoi.transport.resty.new: option 'user_agent' contains CR, LF or NUL", 2)
-  end
-  local which = opts.client
-  if which == nil or which == "resty.http" then
-    local ok, http = pcall(require, "resty.http")
-    if ok and type(http) == "table" and type(http.new) == "function" then
-      self.http_lib = http
-    elseif which == "resty.http" then
-      error("egoi.transport.resty.new: option client = \"resty.http\" but lua-resty-http is not installed", 2)
-    end
-  elseif which ~= "builtin" then
-    error("egoi.transport.resty.new: option 'client' must be \"builtin\" or \"resty.http\"", 2)
   end
   return self
 end
