@@ -121,6 +121,34 @@ describe("egoi.errors", function()
     end)
   end)
 
+  describe("templated codes", function()
+    it("maps EXTRA_FIELD_<field>_ALREADY_EXISTS to its documented template", function()
+      assert.same({ "EXTRA_FIELD_XX_ALREADY_EXISTS", "CITY" }, { errors.family("EXTRA_FIELD_CITY_ALREADY_EXISTS") })
+      assert.same({ "EXTRA_FIELD_XX_ALREADY_EXISTS", "SHOE_SIZE" },
+        { errors.family("EXTRA_FIELD_SHOE_SIZE_ALREADY_EXISTS") })
+      assert.same({ "EXTRA_FIELD_XX_ALREADY_EXISTS" }, { errors.family("EXTRA_FIELD_XX_ALREADY_EXISTS") })
+      assert.is_nil(errors.family("EMAIL_ALREADY_EXISTS"))
+      assert.is_nil(errors.family("EXTRA_FIELD__ALREADY_EXISTS"))
+      assert.is_nil(errors.family(nil))
+      assert.equal("The extra field CITY already exists in the mailing list",
+        errors.message("EXTRA_FIELD_CITY_ALREADY_EXISTS"))
+      assert.equal("The extra field 100% already exists in the mailing list",
+        errors.message("EXTRA_FIELD_100%_ALREADY_EXISTS"))
+      assert.equal(errors.EXTRA_FIELD_XX_ALREADY_EXISTS.message, errors.message("EXTRA_FIELD_XX_ALREADY_EXISTS"))
+      assert.is_true(errors.is_api_code("EXTRA_FIELD_CITY_ALREADY_EXISTS"))
+    end)
+
+    it("new() fills message and detail for them, and keeps the code as sent", function()
+      local e = errors.new{ kind = "api", code = "EXTRA_FIELD_CITY_ALREADY_EXISTS" }
+      assert.equal("EXTRA_FIELD_CITY_ALREADY_EXISTS", e.code)
+      assert.equal("The extra field CITY already exists in the mailing list", e.message)
+      assert.same({ family = "EXTRA_FIELD_XX_ALREADY_EXISTS", field = "CITY" }, e.detail)
+      assert.is_nil(errors.new{ kind = "api", code = "EXTRA_FIELD_XX_ALREADY_EXISTS" }.detail)
+      local own = { faultCode = 1 }
+      assert.equal(own, errors.new{ kind = "api", code = "EXTRA_FIELD_A_ALREADY_EXISTS", detail = own }.detail)
+    end)
+  end)
+
   describe("new", function()
     it("builds an egoi.Error with catalogue defaults", function()
       local e = errors.new { kind = "api", code = "LIST_NOT_FOUND", method = "getLists" }

@@ -57,6 +57,10 @@ case "subscriberData":
     for ($i = 0; $i < 12; $i++) $subs[] = ["UID" => "u$i", "EMAIL" => "s$i@example.org", "STATUS" => "1"];
     echo envelope($m, ["subscriber" => keyed($subs)]);
     break;
+case "addExtraField":
+    // the vendor documents EXTRA_FIELD_XX_ALREADY_EXISTS, XX = the field
+    echo envelope($m, ["ERROR" => "EXTRA_FIELD_" . strtoupper($o["name"] ?? "") . "_ALREADY_EXISTS"]);
+    break;
 case "removeSubscriber": echo envelope($m, ["response" => "OK"]); break;
 case "getCredits": echo envelope($m, ["response" => "42"]); break;
 case "addSubscriber":
