@@ -1146,4 +1146,49 @@ for s in ["\ud800", "a\udc00", "\udbff\ud800", "\ude00\ud83d", "x\ud83d"]:
       assert.are.equal(NULL, sub[1].EXTRA_FIELD_1)
     end)
   end)
+
+  describe("chunk boundaries (items move into their table every 128)", function()
+    local function obj(keys)
+      local p = {}
+      for i, k in ipairs(keys) do p[i] = ('"%s":%d'):format(k, i) end
+      return "{" .. table.concat(p, ",") .. "}"
+    end
+    local function seq(a, b)
+      local t = {}
+      for i = a, b do t[#t + 1] = "key_" .. i end
+      return t
+    end
+    local function plus(t, ...)
+      local c = {}
+      for i = 1, #t do c[i] = t[i] end
+      for _, k in ipairs({ ... }) do c[#c + 1] = k end
+      return c
+    end
+
+    it("agrees with the oracle when a key_N run breaks after a flush", function()
+      local docs = {}
+      local cases = {
+        plus(seq(0, 299), "name"),              -- a plain key after two flushes
+        plus(seq(0, 299), "key_500"),           -- a gap
+        plus(seq(0, 299), "key_5"),             -- a repeat: still complete
+        plus(seq(0, 298), "key_5", "key_299"),  -- a repeat, then the missing one
+        plus({ "key_1", "key_0" }, (table.unpack or unpack)(seq(2, 400))), -- luacheck: ignore unpack
+        seq(0, 127), seq(0, 128), seq(0, 255), seq(1, 300),
+      }
+      for _, c in ipairs(cases) do
+        docs[#docs + 1] = obj(c)
+        docs[#docs + 1] = "[" .. obj(c) .. "," .. obj(c) .. "]"
+      end
+      check_all(docs, "chunks")
+    end)
+
+    it("agrees when 150 nested levels each hold 130 pending items", function()
+      local parts = {}
+      local items = {}
+      for i = 0, 129 do items[#items + 1] = ('"key_%d":%d'):format(i, i) end
+      local level = "{" .. table.concat(items, ",") .. ',"key_130":'
+      for d = 1, 150 do parts[d] = level end
+      check_all({ table.concat(parts) .. "1" .. ("}"):rep(150) }, "stack")
+    end)
+  end)
 end)
