@@ -97,6 +97,34 @@ describe("egoi client over REST (php -S)", function()
     assert.matches(" newsletter/2%.0$", r.UA)
   end)
 
+  it("gives the same results and errors with json_decoder = \"cjson\"", function()
+    local cj = egoi.new{ apikey = KEY, url = php:url("/v2/rest.php"), rate_limit = false, retries = 0,
+      timeout = 10, json_decoder = "cjson" }
+    local calls = {
+      { "getLists" }, { "getExtraFields", { listID = 1 } },
+      { "subscriberData", { listID = 1, subscriber = "all_subscribers" } },
+      { "subscriberData", { listID = 999, subscriber = "all_subscribers" } },
+      { "addSubscriber", { listID = 1, email = "dup@example.org" } },
+      { "removeSubscriber", { listID = 1, subscriber = "x" } }, { "getCredits" },
+      { "emptyBody" }, { "scalarTop" }, { "garbage" }, { "failed200" },
+    }
+    for _, c in ipairs(calls) do
+      local a, ea = pcall(client.call, client, c[1], c[2])
+      local b, eb = pcall(cj.call, cj, c[1], c[2])
+      assert.equal(a, b, c[1])
+      if a then
+        assert.same(ea, eb, c[1])
+      else
+        assert.equal(ea.code, eb.code, c[1])
+        assert.equal(ea.kind, eb.kind, c[1])
+      end
+    end
+    cj:close()
+    local err = catch(egoi.new, { apikey = KEY, json_decoder = "dkjson" })
+    assert.equal("usage", err.kind)
+    assert.matches("json_decoder", err.message)
+  end)
+
   describe("business errors", function()
     it("raises ERROR as an api error with the catalogue message", function()
       local err = catch(client.call, client, "addSubscriber", { listID = 1, email = "dup@example.org" })

@@ -17,6 +17,19 @@ local type, pairs, next, pcall, tostring, tonumber, setmetatable, error, select 
 local floor, min, random = math.floor, math.min, math.random
 local json_decode, normalize = core.json_decode, core.normalize
 
+-- json_decoder = "cjson": lua-cjson (a private instance) then normalize, the same contract as
+-- core.json_decode: doc | nil, code, message
+local cjson
+local function cjson_decode(body)
+  if not cjson then
+    cjson = require("cjson").new()
+    cjson.decode_max_depth(1000)
+  end
+  local ok, doc = pcall(cjson.decode, body)
+  if not ok then return nil, "MALFORMED_JSON", tostring(doc) end
+  return normalize(doc)
+end
+
 local VERSION = core._VERSION
 
 local DEFAULT_URL = {
@@ -157,6 +170,10 @@ function M.new(opts)
   check_type(opts, "ca_file", "string")
   check_type(opts, "proxy", "string")
   check_type(opts, "plugin_key", "string")
+  local decoder = opts.json_decoder or "egoi"
+  if decoder ~= "egoi" and decoder ~= "cjson" then
+    error(usage("INVALID_ARGUMENT", "egoi.new: option 'json_decoder' must be \"egoi\" or \"cjson\""), 0)
+  end
   local clock = check_type(opts, "clock", "function") or core.now
   local sleep = check_type(opts, "sleep", "function") or core.sleep
   local log = check_type(opts, "log", "function") or function(level, msg)
@@ -223,6 +240,7 @@ function M.new(opts)
     _sleep = sleep,
     _log = log,
     _plugin_key = opts.plugin_key,
+    _json_decode = decoder == "cjson" and cjson_decode or json_decode,
     _closed = false,
   }, Client)
   secrets[self] = apikey
@@ -293,7 +311,7 @@ local function decode_rest(self, status, body, method)
     return {} -- an empty 200 body means "no data" (the vendor's PHP wrapper)
   end
   -- one pass: JSON -> Lua with key_N objects already folded into arrays
-  local doc, code, why = json_decode(body)
+  local doc, code, why = self._json_decode(body)
   if doc == nil then
     return nil, { kind = "protocol", code = code,
       message = ("the server's answer is not valid JSON (%s): %s"):format(why, snippet(self, body)),
