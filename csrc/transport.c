@@ -419,6 +419,8 @@ static struct curl_slist *request_headers(lua_State *L, http_client *c, const ch
         if (typeline == NULL)
             return c->base;
         if (c->typed == NULL || strcmp(c->typed_ctype, ctype) != 0) {
+            /* the handle may still point at the old list: unhook it first */
+            curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
             curl_slist_free_all(c->typed);
             c->typed = NULL;
             if (strlen(ctype) < MAX_CTYPE) { /* longer ones: built per request */
