@@ -145,20 +145,6 @@ static int l_normalize(lua_State *L)
 #define JSON_CHUNK 128
 #define JSON_STACK_SOFT 2000
 #define JSON_SHORT 256 /* escaped strings up to this many raw bytes use the C stack */
-#define JSON_CACHE_SLOTS 512 /* power of two */
-#define JSON_CACHE_MAXLEN 40
-
-/* Recently decoded short strings (keys like "listnum", values like "0"),
- * kept alive across calls: an API answer repeats the same few strings, and
- * finding one here costs less than Lua's hashing, interning and later
- * collecting it again. Direct-mapped; the strings live in a table (the
- * function's second upvalue, slot i+1), this userdata (first upvalue)
- * mirrors their bytes and lengths so a probe never leaves C. Lua strings
- * do not move, and the table keeps them alive. */
-typedef struct {
-    const char *p[JSON_CACHE_SLOTS];
-    size_t len[JSON_CACHE_SLOTS];
-} jcache;
 
 typedef struct {
     lua_State *L;
@@ -166,30 +152,10 @@ typedef struct {
     int depth;
     int scratch;        /* stack slot of the scratch userdata (nil until needed) */
     size_t scratch_len;
-    jcache *cache;
     const char *code;   /* set on failure */
     const char *what;
     const unsigned char *at;
 } jdec;
-
-static void jpush_short(jdec *d, const unsigned char *s, size_t len)
-{
-    lua_State *L = d->L;
-    jcache *c = d->cache;
-    unsigned h = (unsigned)len * 0x9E3779B1u;
-    if (len > 0)
-        h += s[0] * 31u + s[len - 1] * 131u + s[len / 2] * 7u;
-    h = (h ^ (h >> 13)) & (JSON_CACHE_SLOTS - 1);
-    if (c->len[h] == len && c->p[h] != NULL && memcmp(c->p[h], s, len) == 0) {
-        lua_rawgeti(L, lua_upvalueindex(2), (int)h + 1);
-        return;
-    }
-    lua_pushlstring(L, (const char *)s, len);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, lua_upvalueindex(2), (int)h + 1);
-    c->p[h] = lua_tostring(L, -1);
-    c->len[h] = len;
-}
 
 /* Records a failure and returns 0; the caller unwinds. */
 static int jfail(jdec *d, const char *code, const char *what, const unsigned char *at)
@@ -333,11 +299,7 @@ static int jstring(jdec *d)
     while (q < end && *q != '"' && *q != '\\')
         q++;
     if (q < end && *q == '"') {
-        size_t len = (size_t)(q - start);
-        if (len <= JSON_CACHE_MAXLEN)
-            jpush_short(d, start, len);
-        else
-            lua_pushlstring(d->L, (const char *)start, len);
+        lua_pushlstring(d->L, (const char *)start, (size_t)(q - start));
         d->p = q + 1;
         return 1;
     }
@@ -361,21 +323,79 @@ static const unsigned char *jdigits(const unsigned char *q, const unsigned char 
     return q;
 }
 
-#if LUA_VERSION_NUM < 503
-/* The value of a valid JSON number whose exponent is out of range: +-0
- * for a zero mantissa or a negative exponent, +-HUGE_VAL otherwise. */
-static lua_Number jsaturate(const unsigned char *p, const unsigned char *q)
+#define JSON_SIG_DIGITS 40
+#define JSON_MAX_ORDER 99999
+
+/* The valid JSON number [p, q) as "[-]0.<at most 40 significant digits>e<order>"
+ * in out (64 bytes): short, and with an exponent every Lua converts. Used
+ * only when Lua's conversion refuses the text itself: LuaJIT gives up on
+ * exponents past ~2^20 (1e2147483647, or 1000...0e-1100000 whose digits
+ * offset the exponent), Lua 5.4 under a comma-decimal locale on numbers
+ * longer than 200 characters. The order saturates at +-99999 (inf / 0). */
+static void jshort_number(const unsigned char *p, const unsigned char *q, char *out)
 {
-    int neg = *p == '-', zero = 1;
     const unsigned char *r = p;
-    for (; r < q && *r != 'e' && *r != 'E'; r++)
-        if (*r >= '1' && *r <= '9')
-            zero = 0;
-    if (zero || (r + 1 < q && r[1] == '-'))
-        return neg ? -0.0 : 0.0;
-    return neg ? -HUGE_VAL : HUGE_VAL;
+    size_t n = 0, sig = 0;
+    long long order = 0, e = 0;
+    int point = 0, started = 0;
+
+    if (*r == '-')
+        out[n++] = *r++;
+    out[n++] = '0';
+    out[n++] = '.';
+    for (; r < q && *r != 'e' && *r != 'E'; r++) {
+        if (*r == '.') {
+            point = 1;
+            continue;
+        }
+        if (!started && *r == '0') { /* leading zeros */
+            if (point)
+                order--;
+            continue;
+        }
+        started = 1;
+        if (!point)
+            order++;
+        if (sig < JSON_SIG_DIGITS) {
+            out[n++] = (char)*r;
+            sig++;
+        }
+    }
+    if (!started) { /* a zero */
+        strcpy(out + n, "0");
+        return;
+    }
+    if (r < q) { /* the exponent */
+        int neg = r[1] == '-';
+        for (r++; r < q; r++)
+            if (*r >= '0' && *r <= '9' && e < 1000000000000000LL)
+                e = e * 10 + (*r - '0');
+        order += neg ? -e : e;
+    }
+    if (order > JSON_MAX_ORDER)
+        order = JSON_MAX_ORDER;
+    if (order < -JSON_MAX_ORDER)
+        order = -JSON_MAX_ORDER;
+    snprintf(out + n, 16, "e%lld", order);
 }
+
+/* Converts the string on top of the stack in place; 0 when Lua refuses it. */
+static int jconvert_top(lua_State *L)
+{
+#if LUA_VERSION_NUM >= 503
+    if (lua_stringtonumber(L, lua_tostring(L, -1)) == 0)
+        return 0;
+    lua_remove(L, -2);
+#else
+    lua_Number n;
+    if (!lua_isnumber(L, -1))
+        return 0;
+    n = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    lua_pushnumber(L, n);
 #endif
+    return 1;
+}
 
 static int jnumber(jdec *d)
 {
@@ -410,29 +430,22 @@ static int jnumber(jdec *d)
         const unsigned char *r;
         for (r = digits; r < q; r++)
             v = v * 10 + (*r - '0');
-        if (*p == '-')
-            v = -v;
 #if LUA_VERSION_NUM >= 503
-        lua_pushinteger(L, (lua_Integer)v);
+        lua_pushinteger(L, (lua_Integer)(*p == '-' ? -v : v));
 #else
-        lua_pushnumber(L, (lua_Number)v);
+        lua_pushnumber(L, *p == '-' ? -(lua_Number)v : (lua_Number)v); /* keeps -0 */
 #endif
     } else {
         /* rare: let Lua convert (locale-independent, integer when it fits) */
         lua_pushlstring(L, (const char *)p, (size_t)(q - p));
-#if LUA_VERSION_NUM >= 503
-        if (lua_stringtonumber(L, lua_tostring(L, -1)) == 0)
-            return jfail(d, "MALFORMED_JSON", "invalid number", p);
-        lua_remove(L, -2);
-#else
-        {
-            /* LuaJIT's conversion gives up on exponents past its range
-             * (1e2147483647): saturate as strtod does */
-            lua_Number n = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : jsaturate(p, q);
+        if (!jconvert_top(L)) {
+            char buf[64];
             lua_pop(L, 1);
-            lua_pushnumber(L, n);
+            jshort_number(p, q, buf);
+            lua_pushstring(L, buf);
+            if (!jconvert_top(L))
+                return jfail(d, "MALFORMED_JSON", "invalid number", p);
         }
-#endif
     }
     d->p = q;
     return 1;
@@ -747,7 +760,6 @@ static int l_json_decode(lua_State *L)
     d.depth = 0;
     d.scratch = 2;
     d.scratch_len = 0;
-    d.cache = (jcache *)lua_touserdata(L, lua_upvalueindex(1));
     d.code = d.what = NULL;
     d.at = NULL;
     ok = jvalue(&d);
@@ -776,11 +788,6 @@ void egoi_decode_open(lua_State *L)
 {
     lua_pushcfunction(L, l_normalize);
     lua_setfield(L, -2, "normalize");
-    {
-        jcache *c = (jcache *)lua_newuserdata(L, sizeof *c);
-        memset(c, 0, sizeof *c);
-        lua_createtable(L, JSON_CACHE_SLOTS, 0);
-        lua_pushcclosure(L, l_json_decode, 2);
-        lua_setfield(L, -2, "json_decode");
-    }
+    lua_pushcfunction(L, l_json_decode);
+    lua_setfield(L, -2, "json_decode");
 }

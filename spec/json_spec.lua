@@ -689,6 +689,59 @@ describe("core.json_decode", function()
       end
     end)
 
+    it("digits that offset a huge exponent, the sign of zero, long numbers under a comma locale", function()
+      local function same_num(doc, want)
+        local v = jd(doc)
+        assert(v == want and (want ~= 0 or 1 / v == 1 / want),
+          ("%s: got %s, want %s"):format(show(doc), show(v), show(want)))
+      end
+      -- LuaJIT's own conversion refuses exponents past ~2^20 even when the digits offset them
+      same_num("1" .. ("0"):rep(1100000) .. "e-1100000", 1)
+      same_num("0." .. ("0"):rep(1100000) .. "1e1100000", 0.1)
+      same_num("-25" .. ("0"):rep(1100000) .. "e-1100001", -2.5)
+      -- -0 keeps its sign where numbers are floats; on 5.3+ "-0" is the integer 0
+      same_num("-0.0", -0.0)
+      same_num("-0e5", -0.0)
+      if HAS_INT then
+        assert.are.equal("integer", math_type(jd("-0")))
+      else
+        same_num("-0", -0.0)
+      end
+      same_num("0." .. ("0"):rep(250) .. "1", 1e-251)
+      same_num("-" .. ("9"):rep(300) .. ".5", -tonumber(("9"):rep(300)))
+    end)
+
+    it("reads numbers the same under a comma-decimal locale (de_DE built with localedef)", function()
+      -- Lua 5.4 retries a conversion with the locale's decimal point only up to 200 characters
+      if os.execute("command -v localedef >/dev/null 2>&1 && test -e /usr/share/i18n/locales/de_DE") ~= true
+        and os.execute("command -v localedef >/dev/null 2>&1 && test -e /usr/share/i18n/locales/de_DE") ~= 0 then
+        pending("needs localedef and the locales package")
+        return
+      end
+      local dir = os.tmpname()
+      os.remove(dir)
+      assert(os.execute(("mkdir -p %s && localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 >/dev/null 2>&1 || "
+        .. "test -e %s/de_DE.UTF-8/LC_NUMERIC"):format(dir, dir, dir)))
+      local lua = os.getenv("EGOI_TEST_LUA") or (rawget(_G, "jit") and "luajit" or "lua5.4")
+      local script = [[
+local c = require "egoi.core"
+assert(os.setlocale("de_DE.UTF-8", "numeric"), "no locale")
+assert(rawget(_G, "jit") or ("%.1f"):format(0.5) == "0,5", "not a comma locale") -- LuaJIT formats in C
+local function chk(s, want) local v = c.json_decode(s); assert(v == want, s .. " -> " .. tostring(v)) end
+chk("0." .. ("0"):rep(250) .. "1", 1e-251)
+chk("2.5", 2.5)
+chk("-12345678901234567890.5", -12345678901234567890.5)
+chk("1.5e3", 1500)
+print("ok")
+]]
+      local p = io.popen(("LOCPATH=%s LUA_CPATH='%s' %s -e '%s' 2>&1"):format(dir, os.getenv("LUA_CPATH") or "",
+        lua, script:gsub("'", "'\\''")))
+      local out = p:read("*a")
+      p:close()
+      os.execute("rm -rf " .. dir)
+      assert.are.equal("ok\n", out)
+    end)
+
     it("string escapes", function()
       assert.are.equal('"\\/\b\f\n\r\t', jd([["\"\\\/\b\f\n\r\t"]]))
       assert.are.equal("é", jd([["\u00e9"]]))
