@@ -482,8 +482,12 @@ static void box_release(enc_box *box)
 static int box_gc(lua_State *L)
 {
     enc_box *box = (enc_box *)lua_touserdata(L, 1);
-    if (box != NULL)
+    if (box != NULL) {
         box_release(box);
+        /* a finalizer running after this one (at lua_close) must not take
+         * the collected shared box: busy sends it to a box of its own */
+        box->busy = 1;
+    }
     return 0;
 }
 
