@@ -255,8 +255,8 @@ static int build_base_headers(http_client *c, const char *ua)
     if (vi != NULL && (vi->features & CURL_VERSION_ZSTD))
         n += (size_t)snprintf(line + n, sizeof line - n, "zstd, ");
 #endif
-    if (line[n - 1] == ' ') { /* at least one encoding */
-        line[n - 2] = '\0';
+    if (n > sizeof "Accept-Encoding: " - 1) { /* at least one encoding */
+        line[n - 2] = '\0'; /* the last ", " */
         if ((l = curl_slist_append(c->base, line)) == NULL)
             return 0;
     }
@@ -361,8 +361,9 @@ static int l_http_client(lua_State *L)
         client_cleanup(c);
         return luaL_error(L, "http_client: out of memory building headers");
     }
-    /* The Accept-Encoding line is in c->base; the option turns on the
-     * decoding of what the server then sends compressed. */
+    /* The Accept-Encoding line (when this libcurl decodes anything) is in
+     * c->base; the option turns on the decoding of what the server sends
+     * compressed. */
     if (c->base->next->next != NULL)
         SETOPT(c, CURLOPT_ACCEPT_ENCODING, "");
     SETOPT(c, CURLOPT_SSL_VERIFYPEER, verify_tls ? 1L : 0L);
