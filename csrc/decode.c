@@ -235,7 +235,7 @@ static int jstring_escaped(jdec *d, const unsigned char *start, const unsigned c
     size_t raw;
 
     while (close < end && *close != '"')
-        close += *close == '\\' ? 2 : 1;
+        close += *close == '\\' && end - close > 1 ? 2 : 1; /* never past end */
     if (close >= end)
         return jfail(d, "MALFORMED_JSON", "unterminated string", start - 1);
     raw = (size_t)(close - start);
@@ -453,8 +453,10 @@ static int jnumber(jdec *d)
 
 static int jliteral(jdec *d, const char *word, size_t n)
 {
-    if ((size_t)(d->end - d->p) < n || memcmp(d->p, word, n) != 0)
-        return jbad(d, d->p);
+    size_t have = (size_t)(d->end - d->p), i;
+    for (i = 0; i < n; i++)
+        if (i >= have || d->p[i] != (unsigned char)word[i])
+            return jbad(d, d->p + i); /* "tru" ends early; "trux" has a bad byte */
     d->p += n;
     return 1;
 }

@@ -960,11 +960,13 @@ print("ok")
       local cases = {
         { "1 x", 3 }, { "[1 2]", 4 }, { "[1,]", 4 }, { '{"a" 1}', 6 }, { '{"a":1}}', 8 }, { "[1]x", 4 },
         { '{"a":1,}', 8 }, { "  x", 3 }, { '{"a":1 "b":2}', 8 },
+        { "trux", 4 }, { "[nulL]", 5 }, { "tru", 4 }, { "[fals", 6 }, -- a bad byte, or the end, inside a literal
       }
       for _, c in ipairs(cases) do
         local msg = assert_malformed(c[1])
         assert(msg:match("at byte " .. c[2] .. "%f[%D]"), ("%s: %s, want byte %d"):format(show(c[1]), msg, c[2]))
       end
+      assert.matches("unexpected end of input", select(3, jd("tru")))
     end)
 
     it("lone and mismatched surrogates written by Python are MALFORMED_JSON", function()
