@@ -228,9 +228,10 @@ static int header_text_ok(const char *s, size_t n)
     return 1;
 }
 
-/* "Expect:" (no 100-continue stall on large POSTs), the User-Agent, and
- * Accept-Encoding with what this libcurl can decode. */
-static int build_base_headers(http_client *c, const char *ua)
+/* "Expect:" (no 100-continue stall on large POSTs), the User-Agent (unless
+ * with_ua is 0), and Accept-Encoding with what this libcurl can decode
+ * (*with_ae: whether there was any). */
+static int build_base_headers(http_client *c, const char *ua, int with_ua, int *with_ae)
 {
     const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
     char line[512];
@@ -240,9 +241,11 @@ static int build_base_headers(http_client *c, const char *ua)
     c->base = curl_slist_append(NULL, "Expect:");
     if (c->base == NULL)
         return 0;
-    snprintf(line, sizeof line, "User-Agent: %s", ua);
-    if ((l = curl_slist_append(c->base, line)) == NULL)
-        return 0;
+    if (with_ua) {
+        snprintf(line, sizeof line, "User-Agent: %s", ua);
+        if ((l = curl_slist_append(c->base, line)) == NULL)
+            return 0;
+    }
     strcpy(line, "Accept-Encoding: ");
     n = strlen(line);
     if (vi != NULL && (vi->features & CURL_VERSION_LIBZ))
@@ -255,7 +258,8 @@ static int build_base_headers(http_client *c, const char *ua)
     if (vi != NULL && (vi->features & CURL_VERSION_ZSTD))
         n += (size_t)snprintf(line + n, sizeof line - n, "zstd, ");
 #endif
-    if (n > sizeof "Accept-Encoding: " - 1) { /* at least one encoding */
+    *with_ae = n > sizeof "Accept-Encoding: " - 1; /* at least one encoding */
+    if (*with_ae) {
         line[n - 2] = '\0'; /* the last ", " */
         if ((l = curl_slist_append(c->base, line)) == NULL)
             return 0;
@@ -283,6 +287,24 @@ fail:
     return NULL;
 }
 
+/* Would libcurl take a proxy from the environment? (index: the proxy
+ * option, nil here; false means no proxy at all) */
+static int proxy_from_env(lua_State *L, int index)
+{
+    static const char *const names[] = {
+        "https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy", "ALL_PROXY", NULL
+    };
+    int i;
+    if (!lua_isnil(L, index))
+        return 0;
+    for (i = 0; names[i] != NULL; i++) {
+        const char *v = getenv(names[i]);
+        if (v != NULL && v[0] != '\0')
+            return 1;
+    }
+    return 0;
+}
+
 #define SETOPT(c, opt, val) \
     do { if (curl_easy_setopt((c)->curl, (opt), (val)) != CURLE_OK) failed = 1; } while (0)
 
@@ -291,7 +313,7 @@ static int l_http_client(lua_State *L)
 {
     http_client *c;
     double timeout, connect_timeout;
-    int verify_tls, keepalive, failed = 0;
+    int verify_tls, keepalive, via_proxy, with_ae = 0, failed = 0;
     size_t max_response = DEFAULT_MAX_RESPONSE;
 
     if (lua_isnoneornil(L, 1)) {
@@ -357,14 +379,21 @@ static int l_http_client(lua_State *L)
     SETOPT(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000.0 + 0.5));
     SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000.0 + 0.5));
     SETOPT(c, CURLOPT_FOLLOWLOCATION, 0L);
-    if (!build_base_headers(c, lua_tostring(L, 4))) {
+    /* Through a proxy the User-Agent must also reach the proxy's CONNECT,
+     * which only the option does (a header list goes to the server, and
+     * CURLOPT_PROXYHEADER would repeat it in a plain-HTTP proxy request);
+     * without one, the header list spares libcurl a printf per request. */
+    via_proxy = lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3)[0] != '\0' : proxy_from_env(L, 3);
+    if (via_proxy)
+        SETOPT(c, CURLOPT_USERAGENT, lua_tostring(L, 4));
+    if (!build_base_headers(c, lua_tostring(L, 4), !via_proxy, &with_ae)) {
         client_cleanup(c);
         return luaL_error(L, "http_client: out of memory building headers");
     }
     /* The Accept-Encoding line (when this libcurl decodes anything) is in
      * c->base; the option turns on the decoding of what the server sends
      * compressed. */
-    if (c->base->next->next != NULL)
+    if (with_ae)
         SETOPT(c, CURLOPT_ACCEPT_ENCODING, "");
     SETOPT(c, CURLOPT_SSL_VERIFYPEER, verify_tls ? 1L : 0L);
     SETOPT(c, CURLOPT_SSL_VERIFYHOST, verify_tls ? 2L : 0L);

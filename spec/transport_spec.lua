@@ -384,6 +384,25 @@ describe("egoi.core.http_client", function()
       core.http_client{}:close()
     end)
 
+    it("sends the User-Agent to a proxy: in its CONNECT and in a plain request", function()
+      local proxy = server.start{ cmd = "python3 spec/servers/connect_proxy.py {port}" }
+      local c = core.http_client{ proxy = proxy:url(""), user_agent = "via-proxy/1", timeout = 5 }
+      local st = c:request("https://example.invalid/v2/rest.php", "a=1", "application/x-www-form-urlencoded")
+      assert.is_nil(st) -- the proxy refuses the tunnel
+      local status = c:request("http://example.invalid/v2/rest.php", "a=1", "application/x-www-form-urlencoded")
+      assert.are.equal(403, status)
+      c:close()
+      local log = proxy:log()
+      proxy:stop()
+      local connect, plain = log:match("(CONNECT .-)\n%-%-\n(POST .-)\n%-%-\n") -- after the readiness probe
+      assert(connect and plain, log)
+      assert.matches("\nUser%-Agent: via%-proxy/1\r", connect)
+      assert.matches("\nUser%-Agent: via%-proxy/1\r", plain)
+      local _, n = plain:gsub("\nUser%-Agent:", "")
+      assert.are.equal(1, n) -- once, not once per header list
+      assert.is_nil(connect:find("Accept-Encoding", 1, true)) -- the server's headers stay off the CONNECT
+    end)
+
     it("names the option in type errors", function()
       local bad = {
         { { timeout = "30" }, "option 'timeout' must be a positive number" },
