@@ -87,14 +87,7 @@ local function list_contents(client, list_id)
   return out, n
 end
 
-local function read_lines(path)
-  local out = {}
-  local f = io.open(path, "rb")
-  if not f then return out end
-  for l in f:lines() do out[#out + 1] = l end
-  f:close()
-  return out
-end
+local read_lines = server.read_lines
 
 describe("egoi.bulk", function()
   local sb, client

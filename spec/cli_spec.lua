@@ -11,13 +11,7 @@ local CPATH = (os.getenv("LUA_CPATH") or ""):gsub("/jit/", "/5.4/")
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local d = f:read("*a")
-  f:close()
-  return d
-end
+local function read(path) return server.read_file(path) or "" end
 
 describe("bin/egoi", function()
   local sb, tmpdir

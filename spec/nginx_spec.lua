@@ -41,14 +41,7 @@ local function decode(body)
   return ok and v or nil
 end
 
-local function read_lines(path)
-  local out = {}
-  local f = io.open(path, "rb")
-  if not f then return out end
-  for line in f:lines() do out[#out + 1] = line end
-  f:close()
-  return out
-end
+local read_lines = server.read_lines
 
 local function wait_for(pred, seconds)
   local deadline = socket.gettime() + (seconds or 10)

@@ -37,6 +37,16 @@ local function read_file(path)
 end
 M.read_file = read_file
 
+-- the file's lines ({} when it cannot be opened)
+function M.read_lines(path)
+  local out = {}
+  local f = io.open(path, "rb")
+  if not f then return out end
+  for line in f:lines() do out[#out + 1] = line end
+  f:close()
+  return out
+end
+
 local Server = {}
 Server.__index = Server
 
