@@ -198,6 +198,34 @@ for i = 1, #LOCAL_ORDER do
   add(LOCAL_ORDER[i], LOCAL_CODES[LOCAL_ORDER[i]])
 end
 
+-- Codes the vendor documents as templates: EXTRA_FIELD_XX_ALREADY_EXISTS, "XX = field". The
+-- service may send XX literally or with the field in its place; both are that one error.
+local FAMILIES = {
+  { pattern = "^EXTRA_FIELD_(.+)_ALREADY_EXISTS$", code = "EXTRA_FIELD_XX_ALREADY_EXISTS" },
+}
+
+--- The catalogue code of a templated code and the field it names:
+-- errors.family("EXTRA_FIELD_CITY_ALREADY_EXISTS") -> "EXTRA_FIELD_XX_ALREADY_EXISTS", "CITY".
+-- nil for other codes; the field is nil when the code is the template itself.
+function errors.family(code)
+  if type(code) ~= "string" then return nil end
+  for i = 1, #FAMILIES do
+    local f = FAMILIES[i]
+    local field = code:match(f.pattern)
+    if field then
+      if field == "XX" then field = nil end
+      return f.code, field
+    end
+  end
+  return nil
+end
+
+-- The catalogue message of a template, naming the field when the code carried one.
+local function template_message(template, field)
+  local m = catalogue[template].message
+  return field and (m:gsub("XX", function() return field end)) or m
+end
+
 -- The error type ------------------------------------------------------------------------------
 
 local Error = { __name = "egoi.Error" }
@@ -244,15 +272,18 @@ function errors.new(fields)
     error("errors.new: field 'retry_after' must not be negative", 2)
   end
   local known = catalogue[fields.code]
-  local detail = fields.detail
-  if not known and detail == nil then
+  local detail, message = fields.detail, known and known.message
+  if not known then
     local template, field = errors.family(fields.code)
-    if template then detail = { family = template, field = field } end
+    if template then
+      message = template_message(template, field)
+      if detail == nil then detail = { family = template, field = field } end
+    end
   end
   local e = {
     kind = fields.kind,
     code = fields.code,
-    message = fields.message or errors.message(fields.code) or fields.code,
+    message = fields.message or message or fields.code,
     method = fields.method,
     http_status = fields.http_status,
     retryable = fields.retryable == true,
@@ -272,38 +303,12 @@ function errors.is_error(v)
   return type(v) == "table" and getmetatable(v) == Error
 end
 
--- Codes the vendor documents as templates: EXTRA_FIELD_XX_ALREADY_EXISTS, "XX = field". The
--- service may send XX literally or with the field in its place; both are that one error.
-local FAMILIES = {
-  { pattern = "^EXTRA_FIELD_(.+)_ALREADY_EXISTS$", code = "EXTRA_FIELD_XX_ALREADY_EXISTS" },
-}
-
---- The catalogue code of a templated code and the field it names:
--- errors.family("EXTRA_FIELD_CITY_ALREADY_EXISTS") -> "EXTRA_FIELD_XX_ALREADY_EXISTS", "CITY".
--- nil for other codes; the field is nil when the code is the template itself.
-function errors.family(code)
-  if type(code) ~= "string" then return nil end
-  for i = 1, #FAMILIES do
-    local f = FAMILIES[i]
-    local field = code:match(f.pattern)
-    if field then
-      if field == "XX" then field = nil end
-      return f.code, field
-    end
-  end
-  return nil
-end
-
 --- The catalogue's English message for `code` (a templated code's names its field), or nil.
 function errors.message(code)
   local entry = catalogue[code]
   if entry then return entry.message end
   local template, field = errors.family(code)
-  if template then
-    local m = catalogue[template].message
-    return field and (m:gsub("XX", function() return field end)) or m
-  end
-  return nil
+  return template and template_message(template, field) or nil
 end
 
 --- True when `s` is a known E-goi (vendor) error code (a templated one included).
