@@ -441,30 +441,27 @@ static void add_header(lua_State *L, http_client *c, const char *line)
 static struct curl_slist *request_headers(lua_State *L, http_client *c, const char *ctype, int has_body)
 {
     const char *typeline = NULL;
-    if (ctype != NULL && !(has_body && strcmp(ctype, FORM_TYPE) == 0)) {
+    int typed = ctype != NULL && !(has_body && strcmp(ctype, FORM_TYPE) == 0);
+    int extra = !lua_isnoneornil(L, 5);
+
+    if (!extra && !typed)
+        return c->base;
+    if (!extra && c->typed != NULL && strcmp(c->typed_ctype, ctype) == 0)
+        return c->typed;
+    if (typed) {
         lua_pushfstring(L, "Content-Type: %s", ctype);
         typeline = lua_tostring(L, -1);
     }
-    if (lua_isnoneornil(L, 5)) {
-        if (typeline == NULL)
-            return c->base;
-        if (c->typed == NULL || strcmp(c->typed_ctype, ctype) != 0) {
-            /* the handle may still point at the old list: unhook it first */
-            curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
-            curl_slist_free_all(c->typed);
-            c->typed = NULL;
-            if (strlen(ctype) < MAX_CTYPE) { /* longer ones: built per request */
-                c->typed = copy_headers(c->base, typeline);
-                if (c->typed == NULL)
-                    luaL_error(L, "http_client: out of memory building headers");
-                strcpy(c->typed_ctype, ctype);
-                lua_pop(L, 1);
-                return c->typed;
-            }
-        } else {
-            lua_pop(L, 1);
-            return c->typed;
-        }
+    if (!extra && strlen(ctype) < MAX_CTYPE) { /* longer ones: built per request */
+        /* the handle may still point at the old list: unhook it first */
+        curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+        curl_slist_free_all(c->typed);
+        c->typed = copy_headers(c->base, typeline);
+        if (c->typed == NULL)
+            luaL_error(L, "http_client: out of memory building headers");
+        strcpy(c->typed_ctype, ctype);
+        lua_pop(L, 1);
+        return c->typed;
     }
     /* a list for this request only */
     c->headers = copy_headers(c->base, typeline);
@@ -472,7 +469,7 @@ static struct curl_slist *request_headers(lua_State *L, http_client *c, const ch
         luaL_error(L, "http_client: out of memory building headers");
     if (typeline != NULL)
         lua_pop(L, 1);
-    if (lua_isnoneornil(L, 5))
+    if (!extra)
         return c->headers;
     lua_pushnil(L);
     while (lua_next(L, 5) != 0) {
