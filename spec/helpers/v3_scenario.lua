@@ -239,6 +239,10 @@ function M.run(c, recv)
   st, b = c:call("GET", "/reports/email/" .. hash)
   assert.equal(200, st)
   assert.equal(12, b.overall.sends) -- 12 created + 1 imported - 1 unsubscribed
+  st, b = c:call("POST", "/lists/" .. lid .. "/contacts",
+    { base = { cellphone = "351-912345678", first_name = "Mobile" } })
+  assert.equal(201, st)
+  out.mobile = b.contact_id
   st, b = c:call("POST", "/campaigns/sms", { list_id = lid, internal_name = "SMS one", sender_id = 2,
     content = { type = "text", message = "Hi" } })
   assert.equal(201, st)
@@ -268,11 +272,11 @@ function M.run(c, recv)
   assert.same({ 200, 0 }, { st, b.total_items })
 
   -- advanced reports
-  st, b = c:call("POST", "/reports/advanced/sends", { title = "Sends", range = { start = "2026-01-01",
-    ["end"] = "2026-12-31" },
-    lists = { lid }, columns = { list_base_fields = { "email" }, list_extra_fields = {}, campaign_fields = {
+  st, b = c:call("POST", "/reports/advanced/sends", { title = "Sends", range = { start = "2026-01-01 00:00:00",
+    ["end"] = "2026-12-31 23:59:59" },
+    lists = { lid }, columns = { list_base_fields = { "email" }, list_extra_fields = json.array(), campaign_fields = {
       internal_name = true, campaign_hash = true, group = true, channel = true, type = true, sender = true } },
-    options = { notify = {} } })
+    options = { notify = json.array() } })
   assert.same({ 202, "success" }, { st, b.result })
   st, b = c:call("GET", "/reports/advanced")
   assert.same({ 200, 1 }, { st, b.total_items })

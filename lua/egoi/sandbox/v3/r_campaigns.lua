@@ -27,7 +27,7 @@ local function campaign_view(x, c)
   for _, s in ipairs(c.sends or {}) do sent = sent + s.n end
   return { id = tonumber(c.REF), campaign_hash = c.HASH, status = c.v3status or STATUS_V3[c.STATUS] or "draft",
     channel = CHANNEL_V3[c.CHANNEL], internal_name = c.INTERNAL_NAME, list_id = tonumber(c.LISTNUM),
-    title = c.SUBJECT, created_by = 1, group_id = 0, created = c.CREATED, updated = c.UPDATED or c.CREATED,
+    title = c.SUBJECT, created_by = 1, created = c.CREATED, updated = c.UPDATED or c.CREATED,
     start_date = c.START ~= zero and c.START or nil, end_date = c.END ~= zero and c.END or nil,
     schedule_date = { enabled = c.schedule ~= nil, date = c.schedule },
     processed_messages = sent, thumbnail = "" }
