@@ -81,12 +81,74 @@ describe("sandbox API v3", function()
     assert.equal("both@example.com", d.subscriber.EMAIL)
   end)
 
+  it("delivers a webhook for a contact added over v2", function()
+    local st, b = c:call("POST", "/lists", { internal_name = "Hooked" })
+    assert.equal(201, st)
+    local lid = b.list_id
+    st = c:call("POST", "/webhooks", { list_id = lid, url = recv.url, actions = { "subscription" } })
+    assert.equal(200, st)
+    local r = v2(s, "addSubscriber", { listID = lid, email = "v2hook@example.com" })
+    local hook = assert(recv:find(function(q) return q.json and q.json.list_id == lid end, 5))
+    assert.same({ "subscription", r.UID, "v2hook@example.com" },
+      { hook.json.action, hook.json.contact.contact_id, hook.json.contact.email })
+  end)
+
   it("answers 405 with Allow for a known path and 404 NotFound for an unknown one", function()
     local st, b, h = c:call("PUT", "/lists")
     assert.equal(405, st)
     assert.matches("GET", h.allow)
     st, b = c:call("GET", "/forms")
     assert.same({ 404, "NotFound" }, { st, b.title })
+  end)
+end)
+
+describe("sandbox API v3 state", function()
+  it("gives every malformed body a v3 error, never a crash", function()
+    local srv = start("--v3-rate-limit 0 --v3-account-limit 0")
+    local c = scenario.client(srv)
+    c:call("POST", "/lists", { internal_name = "L" })
+    local paths = { "/lists", "/lists/1", "/lists/1/fields/extra", "/lists/1/fields/base/email",
+      "/lists/1/contacts", "/lists/1/contacts/actions/unsubscribe", "/lists/1/contacts/actions/attach-tag",
+      "/lists/1/contacts/actions/import-bulk", "/lists/1/contacts/actions/export", "/tags", "/senders/email",
+      "/senders/cellphone", "/campaigns/email", "/campaigns/sms", "/webhooks", "/operations/actions/cancel",
+      "/reports/advanced/sends", "/reports/advanced/model" }
+    local bodies = { "[]", '"x"', "{}", "null", "1", '{"base":5,"extra":{"a":1},"data":[1,{}],"contacts":"x"}',
+      '{"internal_name":[],"name":{},"list_id":"x","tag_id":true,"mode":"add","compare_field":5}' }
+    for _, p in ipairs(paths) do
+      for _, body in ipairs(bodies) do
+        for _, m in ipairs({ "POST", "PATCH" }) do
+          local st, b = c:call(m, p, body)
+          assert(st ~= 500, m .. " " .. p .. " " .. body .. " crashed")
+          if st >= 400 then
+            assert(b and b.status == st and type(b.title) == "string", m .. " " .. p .. " " .. body)
+          end
+        end
+      end
+    end
+    local st, b = c:call("GET", "/lists")
+    srv:stop()
+    assert.equal(200, st)
+    assert.equal("L", b.items[#b.items].internal_name)
+  end)
+
+  it("keeps v3 state (webhooks) in the state file across a restart", function()
+    local path = os.tmpname()
+    os.remove(path)
+    local s = start("--state " .. path)
+    local c = scenario.client(s)
+    local _, b = c:call("POST", "/lists", { internal_name = "Kept" })
+    local st = c:call("POST", "/webhooks", { list_id = b.list_id, url = "http://127.0.0.1:9/x",
+                                             actions = { "unsubscribe" } })
+    assert.equal(200, st)
+    s:stop()
+    s = start("--state " .. path)
+    c = scenario.client(s)
+    local st2, w = c:call("GET", "/webhooks")
+    local st3, l = c:call("GET", "/lists")
+    s:stop()
+    os.remove(path)
+    assert.same({ 200, 1, "unsubscribe" }, { st2, w.total_items, w.items[1].actions[1] })
+    assert.same({ 200, "Kept" }, { st3, l.items[1].internal_name })
   end)
 end)
 

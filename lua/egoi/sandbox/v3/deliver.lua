@@ -6,6 +6,7 @@ local json = require "egoi.sandbox.v3.json"
 local outbound = require "egoi.sandbox.outbound"
 local loopmod = require "egoi.sandbox.loop"
 local store = require "egoi.sandbox.store"
+local u = require "egoi.sandbox.v3.util"
 
 local M = {}
 local Out = {}
@@ -52,8 +53,8 @@ function Out:fire(list, event, r)
   local _, acc = self.st:find_list(list.listnum)
   if not action or not acc or not acc.v3 then return end
   for _, id in ipairs(acc.v3.webhook_order) do
-    local w = acc.v3.webhooks[tostring(id)]
-    if w and tostring(w.list_id) == list.listnum then
+    local w = acc.v3.webhooks[u.key(id)]
+    if w and u.key(w.list_id) == list.listnum then
       for _, a in ipairs(w.actions) do
         if a == action then self:post_json(w.url, self:payload(w, action, r), "webhook " .. action) break end
       end

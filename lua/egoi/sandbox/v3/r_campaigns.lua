@@ -37,7 +37,7 @@ end
 function M.run_due(x)
   local v3 = u.v3state(x.acc)
   for i = #v3.op_order, 1, -1 do
-    local id = tostring(v3.op_order[i])
+    local id = u.key(v3.op_order[i])
     local op = v3.operations[id]
     if op and (op.status == "processing" or (op.status == "queued" and op.at <= x.now)) then
       local c = x.acc.campaigns[op.campaign_hash]
@@ -53,7 +53,7 @@ end
 
 function M.cancel(x, op)
   local v3 = u.v3state(x.acc)
-  v3.operations[tostring(op.operation_id)] = nil
+  v3.operations[u.key(op.operation_id)] = nil
   for i, id in ipairs(v3.op_order) do if id == op.operation_id then table.remove(v3.op_order, i) break end end
   local c = x.acc.campaigns[op.campaign_hash]
   if c then c.v3status, c.schedule = "canceled", nil end
@@ -222,7 +222,7 @@ local function send(channel, ok_status)
       if not at then return invalid("schedule_date", "dateInvalid", "schedule_date must be YYYY-MM-DD HH:MM:SS") end
       local v3 = u.v3state(x.acc)
       local id = u.next_id(x.acc, "operation")
-      v3.operations[tostring(id)] = { operation_id = id, type = channel, status = "queued", campaign_hash = hash,
+      v3.operations[u.key(id)] = { operation_id = id, type = channel, status = "queued", campaign_hash = hash,
         internal_name = c.INTERNAL_NAME, created = store.date(x.now), start_date = store.date(at), at = at,
         method = method, o = o }
       v3.op_order[#v3.op_order + 1] = id
@@ -306,7 +306,7 @@ local function generate(x, kind)
   local id = u.next_id(x.acc, "report")
   local rep = { advanced_report_id = id, title = b.title or ("model " .. tostring(b.model_id)), kind = kind,
                 hash = x.st:hex(10), created = store.date(x.now), at = x.now }
-  v3.reports[tostring(id)] = rep
+  v3.reports[u.key(id)] = rep
   v3.report_order[#v3.report_order + 1] = id
   if b.callback_url and x.out then
     x.out:post_json(b.callback_url, { file = report_file(rep) }, "report callback", x.cfg.v3_report_delay)
@@ -317,7 +317,7 @@ end
 local function all_reports(x)
   local v3 = u.v3state(x.acc)
   local out = {}
-  for _, id in ipairs(u.ordered(v3.report_order, x.query)) do out[#out + 1] = v3.reports[tostring(id)] end
+  for _, id in ipairs(u.ordered(v3.report_order, x.query)) do out[#out + 1] = v3.reports[u.key(id)] end
   local page, s, b = u.page(x, out, 10, function(rep)
     local done = x.now - rep.at >= x.cfg.v3_report_delay
     return { advanced_report_id = rep.advanced_report_id, title = rep.title, hash = rep.hash, created = rep.created,

@@ -200,7 +200,7 @@ end
 local function all_webhooks(x)
   local v3 = u.v3state(x.acc)
   local out = {}
-  for _, id in ipairs(v3.webhook_order) do out[#out + 1] = v3.webhooks[tostring(id)] end
+  for _, id in ipairs(v3.webhook_order) do out[#out + 1] = v3.webhooks[u.key(id)] end
   local page, s, b = u.page(x, out, 10, webhook_view)
   if not page then return s, b end
   return 200, page
@@ -233,7 +233,7 @@ local function create_webhook(x)
   local v3 = u.v3state(x.acc)
   local id = u.next_id(x.acc, "webhook")
   local w = { webhook_id = id, list_id = lid, url = b.url, actions = actions, fields = fields }
-  v3.webhooks[tostring(id)] = w
+  v3.webhooks[u.key(id)] = w
   v3.webhook_order[#v3.webhook_order + 1] = id
   return 200, webhook_view(w)
 end
@@ -242,7 +242,7 @@ local function delete_webhook(x, id)
   local v3 = u.v3state(x.acc)
   if not v3.webhooks[id] then return errors.not_found("Webhook") end
   v3.webhooks[id] = nil
-  for i, w in ipairs(v3.webhook_order) do if tostring(w) == id then table.remove(v3.webhook_order, i) break end end
+  for i, w in ipairs(v3.webhook_order) do if u.key(w) == id then table.remove(v3.webhook_order, i) break end end
   return 204
 end
 
@@ -261,7 +261,7 @@ local function all_operations(x)
   local v3 = u.v3state(x.acc)
   local out = {}
   for _, id in ipairs(v3.op_order) do
-    local op = v3.operations[tostring(id)]
+    local op = v3.operations[u.key(id)]
     if (not x.query.type or x.query.type == op.type) and (not x.query.status or x.query.status == op.status) then
       out[#out + 1] = op
     end
@@ -286,7 +286,7 @@ local function op_action(name)
     local res = { success = json.array(), error = { invalid_operation_action = json.array(),
                                                      operation_not_found = json.array() } }
     for _, id in ipairs(b.operations) do
-      local op = u.int(id) and v3.operations[tostring(u.int(id))]
+      local op = u.int(id) and v3.operations[u.key(u.int(id))]
       if not op then res.error.operation_not_found[#res.error.operation_not_found + 1] = u.int(id) or 0
       else
         local to = OP_ACTIONS[name][op.status]

@@ -15,6 +15,9 @@ M.FORMAT_V2 = { text = "texto", number = "numero", date = "data", email = "email
                 cellphone = "telemovel", options = "opcoes" }
 M.LANGUAGES = { en = true, pt = true, br = true, es = true, de = true, hu = true, fr = true }
 
+-- the string key of an integer id (the state file's JSON numbers come back as floats on Lua 5.4)
+function M.key(n) return ("%d"):format(n) end
+
 function M.int(v)
   local n = tonumber(v)
   if not n or n ~= math.floor(n) then return nil end
