@@ -38,6 +38,8 @@ API v3 (every path not under /v2/; see doc/SANDBOX.md):
   --v3-forbidden-key KEY answer this (existing) key with 403; repeatable
   --v3-search-empty      /contacts/search without a match: 200 {items:[]} instead of 404
   --v3-report-delay S    seconds until an advanced report is finished (default 1)
+  --v3-422 MODE          member of 422 details: errors (default), both, or only
+                         validation_messages
   --quiet                no request log on stderr
   --help                 this text
 Sizes accept k, M, G suffixes (powers of 1024).
@@ -62,6 +64,7 @@ function M.parse(argv)
     v3_rate_calls = 100, v3_rate_window = 60, v3_account_calls = 150, v3_account_window = 3600,
     v3_max_limit = 1000, v3_page_cap = nil, v3_max_body = 20 * 1024 * 1024, v3_timeout = {}, v3_timeout_done = {},
     v3_retry_after = true, v3_forbidden = {}, v3_search_empty = false, v3_report_delay = 1,
+    v3_validation = "errors",
   }
   local i = 1
   local function value(name)
@@ -120,6 +123,10 @@ function M.parse(argv)
       elseif a == "--v3-no-retry-after" then cfg.v3_retry_after = false
       elseif a == "--v3-forbidden-key" then cfg.v3_forbidden[value(a)] = true
       elseif a == "--v3-search-empty" then cfg.v3_search_empty = true
+      elseif a == "--v3-422" then
+        local m = value(a)
+        cfg.v3_validation = ({ errors = "errors", both = "both", validation_messages = "only" })[m]
+          or error("--v3-422 must be errors, both or validation_messages", 0)
       elseif a == "--v3-report-delay" then
         cfg.v3_report_delay = tonumber(value(a)) or error(a .. " needs seconds", 0)
       else error("unknown option " .. a, 0) end

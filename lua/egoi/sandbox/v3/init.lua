@@ -115,6 +115,11 @@ function M.new(api, cfg, log)
       status, body = errors.problem(500, "Internal error")
     end
     for _, h in ipairs(extra or {}) do headers[#headers + 1] = h end
+    if status == 422 and cfg.v3_validation ~= "errors" and type(body) == "table" then
+      -- the live service may name the member validation_messages (egoi-v3-api.md §1.1)
+      body.validation_messages = body.errors
+      if cfg.v3_validation == "only" then body.errors = nil end
+    end
     if req.method ~= "GET" and status < 300 then
       local saved, serr = api.st:save()
       if not saved then log("state save failed: " .. tostring(serr)) end
