@@ -1,4 +1,4 @@
--- egoi.sandbox.app - HTTP routes: /v2/rest.php (GET/POST) and /v2/xmlrpc.php (POST).
+-- egoi.sandbox.app - HTTP routes: /v2/rest.php (GET/POST), /v2/xmlrpc.php (POST), API v3 elsewhere.
 local form = require "egoi.sandbox.form"
 local envelope = require "egoi.sandbox.envelope"
 local xmlrpc = require "egoi.sandbox.xmlrpc"
@@ -90,6 +90,7 @@ end
 
 -- handler(req) for egoi.sandbox.http
 function M.handler(api, cfg, log)
+  local v3 = require("egoi.sandbox.v3").new(api, cfg, log) -- API v3: every path not under /v2/
   return function(req)
     local t0 = loopmod.now()
     local meta = { cfg = cfg, now = t0, log = log }
@@ -98,6 +99,8 @@ function M.handler(api, cfg, log)
       resp, method, code = rest(api, req, meta)
     elseif req.path == "/v2/xmlrpc.php" then
       resp, method, code = xmlrpc_route(api, req, meta)
+    elseif req.path:sub(1, 4) ~= "/v2/" then
+      resp, method, code = v3(req, meta)
     else
       resp, method, code = answer(404, "text/plain", "not found\n"), "-", "NOT_FOUND"
     end

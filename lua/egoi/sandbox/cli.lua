@@ -8,7 +8,7 @@ M.DEFAULT_APIKEY = "0123456789abcdef0123456789abcdef01234567"
 M.USAGE = [[
 usage: egoi-sandbox [options]
 
-A stateful local E-goi API v2 server (REST /v2/rest.php, XML-RPC /v2/xmlrpc.php).
+A stateful local E-goi API server: v2 (REST /v2/rest.php, XML-RPC /v2/xmlrpc.php) and v3 (JSON, at the root).
 
   --host ADDR            address to bind (default 127.0.0.1)
   --port N               port (default 8080; 0 = pick a free port)
@@ -25,6 +25,21 @@ A stateful local E-goi API v2 server (REST /v2/rest.php, XML-RPC /v2/xmlrpc.php)
   --max-fields N         form fields per request (default 4000000)
   --callback-timeout S   timeout of callback deliveries in seconds (default 5)
   --fail-method NAME     make NAME crash (tests INTERNAL_ERROR); repeatable
+API v3 (every path not under /v2/; see doc/SANDBOX.md):
+  --v3-rate-limit C/S    X-RateLimit-*: C calls per S seconds per key (default 100/60; 0 = off)
+  --v3-account-limit C/S X-Account-*: C calls per S seconds per account (default 150/3600; 0 = off)
+  --v3-max-limit N       largest `limit` accepted, more -> 422 (default 1000)
+  --v3-page-cap N        answer at most N items per page whatever `limit` asks (default off)
+  --v3-max-body BYTES    POST/PATCH/PUT body cap -> 413 (default 20M)
+  --v3-timeout PATTERN   answer 408 without doing the work to "METHOD /path" matching the
+                         Lua pattern; repeatable
+  --v3-timeout-done PAT  do the work, then answer 408; repeatable
+  --v3-no-retry-after    no Retry-After header on 429
+  --v3-forbidden-key KEY answer this (existing) key with 403; repeatable
+  --v3-search-empty      /contacts/search without a match: 200 {items:[]} instead of 404
+  --v3-report-delay S    seconds until an advanced report is finished (default 1)
+  --v3-422 MODE          member of 422 details: errors (default), both, or only
+                         validation_messages
   --quiet                no request log on stderr
   --help                 this text
 Sizes accept k, M, G suffixes (powers of 1024).
@@ -46,6 +61,10 @@ function M.parse(argv)
     over_limit = "429", max_body = 64 * 1024 * 1024, bulk_limit = 50 * 1024 * 1024, file_limit = 8 * 1024 * 1024,
     max_lists = 50, max_subscribers = 100000, max_fields = 4000000, max_depth = 32, callback_timeout = 5,
     fail_methods = {}, quiet = false,
+    v3_rate_calls = 100, v3_rate_window = 60, v3_account_calls = 150, v3_account_window = 3600,
+    v3_max_limit = 1000, v3_page_cap = nil, v3_max_body = 20 * 1024 * 1024, v3_timeout = {}, v3_timeout_done = {},
+    v3_retry_after = true, v3_forbidden = {}, v3_search_empty = false, v3_report_delay = 1,
+    v3_validation = "errors",
   }
   local i = 1
   local function value(name)
@@ -86,6 +105,30 @@ function M.parse(argv)
       elseif a == "--callback-timeout" then
         cfg.callback_timeout = tonumber(value(a)) or error("--callback-timeout needs seconds", 0)
       elseif a == "--fail-method" then cfg.fail_methods[value(a):lower()] = true
+      elseif a == "--v3-rate-limit" or a == "--v3-account-limit" then
+        local c, w = ratelimit.parse(value(a))
+        if not c then error(a .. " needs CALLS/SECONDS or 0", 0) end
+        local k = a == "--v3-rate-limit" and "v3_rate" or "v3_account"
+        cfg[k .. "_calls"], cfg[k .. "_window"] = c, w
+      elseif a == "--v3-max-limit" then cfg.v3_max_limit = int(value(a)) or error(a .. " needs a number", 0)
+      elseif a == "--v3-page-cap" then
+        cfg.v3_page_cap = int(value(a)) or error(a .. " needs a number", 0)
+        if cfg.v3_page_cap < 1 then error(a .. " must be at least 1", 0) end
+      elseif a == "--v3-max-body" then cfg.v3_max_body = size(value(a)) or error(a .. " needs a size", 0)
+      elseif a == "--v3-timeout" or a == "--v3-timeout-done" then
+        local list = a == "--v3-timeout" and cfg.v3_timeout or cfg.v3_timeout_done
+        local pat = value(a)
+        if not pcall(string.find, "", pat) then error(a .. " needs a Lua pattern", 0) end
+        list[#list + 1] = pat
+      elseif a == "--v3-no-retry-after" then cfg.v3_retry_after = false
+      elseif a == "--v3-forbidden-key" then cfg.v3_forbidden[value(a)] = true
+      elseif a == "--v3-search-empty" then cfg.v3_search_empty = true
+      elseif a == "--v3-422" then
+        local m = value(a)
+        cfg.v3_validation = ({ errors = "errors", both = "both", validation_messages = "only" })[m]
+          or error("--v3-422 must be errors, both or validation_messages", 0)
+      elseif a == "--v3-report-delay" then
+        cfg.v3_report_delay = tonumber(value(a)) or error(a .. " needs seconds", 0)
       else error("unknown option " .. a, 0) end
       i = i + 1
     end

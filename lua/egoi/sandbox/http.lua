@@ -10,9 +10,11 @@ local connmod = require "egoi.sandbox.conn"
 local M = {}
 
 local REASONS = {
-  [100] = "Continue", [200] = "OK", [400] = "Bad Request", [403] = "Forbidden", [404] = "Not Found",
+  [100] = "Continue", [200] = "OK", [201] = "Created", [202] = "Accepted", [204] = "No Content",
+  [400] = "Bad Request", [401] = "Unauthorized", [403] = "Forbidden", [404] = "Not Found", [409] = "Conflict",
   [405] = "Method Not Allowed", [408] = "Request Timeout", [411] = "Length Required", [417] = "Expectation Failed",
-  [413] = "Payload Too Large", [429] = "Too Many Requests", [431] = "Request Header Fields Too Large",
+  [413] = "Payload Too Large", [422] = "Unprocessable Entity", [429] = "Too Many Requests",
+    [431] = "Request Header Fields Too Large",
   [500] = "Internal Server Error", [501] = "Not Implemented", [505] = "HTTP Version Not Supported",
 }
 M.REASONS = REASONS

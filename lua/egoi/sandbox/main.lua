@@ -58,8 +58,10 @@ function M.run(argv)
 
   local flag = { stop = false }
   local loop = loopmod.new(function(e) log("task error: " .. tostring(e)) end)
-  local fire = callbacks.dispatcher(loop, cfg, log)
+  local v3out = require("egoi.sandbox.v3.deliver").new(loop, cfg, log, st) -- v3 webhooks and callbacks
+  local fire = v3out:wrap(callbacks.dispatcher(loop, cfg, log))
   local api = apimod.new(st, cfg, fire)
+  api.v3out = v3out
   http.serve(loop, server, app.handler(api, cfg, log), {
     max_body = cfg.max_body, idle_timeout = 60, request_timeout = 30, max_requests_per_conn = 100000,
     stopping = function() return flag.stop end, log = log,

@@ -128,6 +128,18 @@ function Store:ensure_account(apikey, o)
   return acc
 end
 
+-- the account's API v3 state beside the shared v2 one (webhooks, advanced reports,
+-- operations and their id sequences); created on first use, so older state files load
+function M.v3_state(acc)
+  local s = acc.v3
+  if not s then
+    s = { webhooks = {}, webhook_order = {}, reports = {}, report_order = {}, operations = {}, op_order = {},
+          seq = { webhook = 0, report = 0, operation = 0 } }
+    acc.v3 = s
+  end
+  return s
+end
+
 -- find a list by id anywhere: list, owner_account
 function Store:find_list(id)
   for _, acc in pairs(self.data.accounts) do
