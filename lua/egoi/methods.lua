@@ -506,6 +506,14 @@ function methods.markdown_table()
   lines[#lines + 1] = ""
   lines[#lines + 1] = "Argument aliases: `list` and `list_id` → `listID` wherever `listID` is taken; "
     .. table.concat(other, "; ") .. "."
+  local open = {}
+  for _, e in ipairs(list) do
+    if e.open then open[#open + 1] = "`" .. e.name .. "`" end
+  end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "Open argument lists (the vendor documents them partly or not at all, so any other name "
+    .. "passes): " .. table.concat(open, ", ") .. ". Every other method refuses a name outside its "
+    .. "documented arguments."
   return table.concat(lines, "\n") .. "\n"
 end
 
