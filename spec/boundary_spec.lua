@@ -183,6 +183,9 @@ describe("method arguments", function()
     { "call() with a wrong type", function(c)
         return c:call("getLists", { listID = true }) end,
       { "getLists: argument 'listID' must be a positive integer id" } },
+    { "body_buffer() with a wrong type", function(c)
+        return c:body_buffer("addSubscriberBulk", { listID = true, compareField = "email" }) end,
+      { "addSubscriberBulk: argument 'listID'" } },
     { "call() with a negative id", function(c)
         return c:call("subscriberData", { listID = -1, subscriber = "x" }) end,
       { "subscriberData: argument 'listID'" } },
@@ -261,6 +264,8 @@ describe("methods.prepare accepts what the service documents", function()
     ok("removeSubscriber", { listID = 1, subscriber = "a@example.com", removeMethod = "API", removeReason = 5,
       removeObs = "x" })
     ok("attachTag", { listID = 1, tag = 2, target = { "uid1", "uid2" }, type = "subscriber" })
+    -- a list keyed by digit strings (the CLI's `egoi call attachTag target.0=uid1`) is a list too
+    ok("attachTag", { listID = "1", tag = "2", target = { ["0"] = "uid1", ["1"] = "uid2" }, type = "subscriber" })
     ok("updateList", { listID = 1, name = "n", language = "en", title = "t" })
     ok("getLists", {})
     ok("getLists", { listID = 1, start = 0, limit = 10 })

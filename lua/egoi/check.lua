@@ -135,11 +135,13 @@ local function is_text(v)
   return t == "string" or (t == "number" and v == v and v ~= huge and v ~= -huge)
 end
 
+-- A list as the service sees it: a Lua array, or a table whose keys are all non-negative
+-- integers or strings of digits (PHP reads `tags[0]=1&tags[1]=2` as a list either way; the
+-- CLI's `egoi call ... tags.1=5` builds such a table).
 local function is_array(v)
   if type(v) ~= "table" then return false end
-  local n = #v
   for k in pairs(v) do
-    if not is_int(k) or k < 1 or k > n then return false end
+    if not ((is_int(k) and k >= 0) or (type(k) == "string" and k:match("^%d+$"))) then return false end
   end
   return true
 end
@@ -151,8 +153,8 @@ end
 
 local function all(v, pred)
   if not is_array(v) then return false end
-  for i = 1, #v do
-    if not pred(v[i]) then return false end
+  for _, x in pairs(v) do
+    if not pred(x) then return false end
   end
   return true
 end

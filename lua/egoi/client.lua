@@ -654,11 +654,21 @@ end
 -- body_buffer returns a core.form_buffer holding the encoded method, type and
 -- options (the key included); call_buffer sends it as the request body. REST only.
 function Client:body_buffer(method, options)
+  check_self(self, "body_buffer")
   if type(method) ~= "string" or method == "" then
     return finish(self, nil, usage("INVALID_ARGUMENT", "body_buffer: argument 'method' must be a non-empty string"))
   end
   if self.protocol ~= "rest" then
     return finish(self, nil, usage("INVALID_ARGUMENT", "body_buffer needs the rest protocol", method))
+  end
+  if options ~= nil and type(options) ~= "table" then
+    return finish(self, nil, usage("INVALID_ARGUMENT",
+      "body_buffer: argument 'options' must be a table or nil", method))
+  end
+  local entry = methods.lookup(method)
+  if entry and options then
+    local bad = methods.check_values(entry, options)
+    if bad then return finish(self, nil, bad) end
   end
   local head, err = encode(self, method, options or {})
   if not head then
@@ -671,6 +681,7 @@ function Client:body_buffer(method, options)
 end
 
 function Client:call_buffer(method, buffer)
+  check_self(self, "call_buffer")
   if type(method) ~= "string" or method == "" then
     return finish(self, nil, usage("INVALID_ARGUMENT", "call_buffer: argument 'method' must be a non-empty string"))
   end
