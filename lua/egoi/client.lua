@@ -614,26 +614,34 @@ local function check_self(self, name)
   end
 end
 
-function Client:call(method, options)
-  check_self(self, "call")
+-- The arguments of a raw call (call, body_buffer): a method name, an options table without
+-- the key, and the catalogue's kinds for the names it types. A raw call passes names the
+-- catalogue does not know (the escape hatch), never a value of a wrong kind.
+-- Returns the catalogue entry (false for a method it does not know) | nil, err
+local function check_raw(fname, method, options)
   if type(method) ~= "string" or method == "" then
-    return finish(self, nil, usage("INVALID_ARGUMENT", "call: argument 'method' must be a non-empty string"))
+    return nil, usage("INVALID_ARGUMENT", fname .. ": argument 'method' must be a non-empty string")
   end
   if options ~= nil and type(options) ~= "table" then
-    return finish(self, nil, usage("INVALID_ARGUMENT",
-      "call: argument 'options' must be a table or nil", method))
+    return nil, usage("INVALID_ARGUMENT", fname .. ": argument 'options' must be a table or nil", method)
   end
   if options and options.apikey ~= nil then
-    return finish(self, nil, usage("INVALID_ARGUMENT",
-      "call: do not pass 'apikey' in options; the client adds its own", method))
+    return nil, usage("INVALID_ARGUMENT",
+      fname .. ": do not pass 'apikey' in options; the client adds its own", method)
   end
-  -- the raw call passes names the catalogue does not know, but never a value of a wrong kind
   local entry = methods.lookup(method)
   if entry and options then
     local bad = methods.check_values(entry, options)
-    if bad then return finish(self, nil, bad) end
+    if bad then return nil, bad end
   end
-  return finish(self, perform(self, method, options or {}, entry))
+  return entry or false
+end
+
+function Client:call(method, options)
+  check_self(self, "call")
+  local entry, err = check_raw("call", method, options)
+  if entry == nil then return finish(self, nil, err) end
+  return finish(self, perform(self, method, options or {}, entry or nil))
 end
 
 function Client:invoke(name, args)
@@ -655,20 +663,10 @@ end
 -- options (the key included); call_buffer sends it as the request body. REST only.
 function Client:body_buffer(method, options)
   check_self(self, "body_buffer")
-  if type(method) ~= "string" or method == "" then
-    return finish(self, nil, usage("INVALID_ARGUMENT", "body_buffer: argument 'method' must be a non-empty string"))
-  end
+  local entry, cerr = check_raw("body_buffer", method, options)
+  if entry == nil then return finish(self, nil, cerr) end
   if self.protocol ~= "rest" then
     return finish(self, nil, usage("INVALID_ARGUMENT", "body_buffer needs the rest protocol", method))
-  end
-  if options ~= nil and type(options) ~= "table" then
-    return finish(self, nil, usage("INVALID_ARGUMENT",
-      "body_buffer: argument 'options' must be a table or nil", method))
-  end
-  local entry = methods.lookup(method)
-  if entry and options then
-    local bad = methods.check_values(entry, options)
-    if bad then return finish(self, nil, bad) end
   end
   local head, err = encode(self, method, options or {})
   if not head then
