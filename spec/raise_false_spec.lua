@@ -95,7 +95,10 @@ describe("raise = false", function()
       "INVALID_ARGUMENT", "'page_size'", 0 },
     { "a page of a misspelt argument", function(c)
         return c.subscribers:page{ listID = list, segmnet = 1 } end,
-      "INVALID_ARGUMENT", "'segmnet' (did you mean 'segment'?)", 1 },
+      "INVALID_ARGUMENT", "subscribers:page: unknown argument 'segmnet' (did you mean 'segment'?)", 0 },
+    { "a page of a misspelt page_size", function(c)
+        return c.subscribers:page{ listID = list, page_sise = 10 } end,
+      "INVALID_ARGUMENT", "'page_sise' (did you mean 'page_size'?)", 0 },
     { "a call with a bad argument", function(c)
         return c.lists:all{ listID = true } end,
       "INVALID_ARGUMENT", "'listID'", 1 },

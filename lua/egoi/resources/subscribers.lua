@@ -9,10 +9,16 @@
 -- `limit` is accepted as a synonym) and any other subscriberData argument (e.g. `segment`).
 
 local errors = require("egoi.errors")
+local check = require("egoi.check")
+local methods = require("egoi.methods")
 
 local subscribers = {}
 
 local DEFAULT_PAGE_SIZE = 1000
+
+-- the names page/each take: subscriberData's (and aliases) plus page_size
+local NAMES = { "page_size" }
+for _, n in ipairs(methods.lookup("subscriberData").known) do NAMES[#NAMES + 1] = n end
 
 local function usage(message)
   return errors.usage("subscriberData", "INVALID_ARGUMENT", message)
@@ -26,6 +32,8 @@ local function split(fname, args)
   elseif type(args) ~= "table" then
     return nil, usage("subscribers:" .. fname .. ": argument 'args' must be a table, got " .. type(args))
   end
+  local why = check.names(args, NAMES, "argument")
+  if why then return nil, usage("subscribers:" .. fname .. ": " .. why) end
   if args.subscriber ~= nil then
     return nil, usage("subscribers:" .. fname .. ": argument 'subscriber' is not allowed (it is always "
       .. "\"all_subscribers\")")
