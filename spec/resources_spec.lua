@@ -39,6 +39,9 @@ local function subscriber_server(n, raw)
   end
 end
 
+-- a valid value for required arguments whose kind is not free text
+local SAMPLE = { listID = 1, tag = 2, target = { "uid1" }, subscribers = { { email = "a@example.com" } } }
+
 describe("egoi.resources", function()
   it("reaches every catalogue method under its resource by every name", function()
     local client = fake_client()
@@ -50,7 +53,8 @@ describe("egoi.resources", function()
         client.calls = {}
         local args = {}
         for _, req in ipairs(e.required) do
-          args[req[1] or req.any[1]] = "x"
+          local name = req[1] or req.any[1]
+          args[name] = SAMPLE[name] or "x"
         end
         local res = r[n](r, args)
         assert.same({ called = e.name }, res, e.resource .. "." .. n)
@@ -82,7 +86,11 @@ describe("egoi.resources", function()
     local client = fake_client()
     local ok, err = pcall(function() return client.lists.foo end)
     assert.is_false(ok)
-    assert.truthy(tostring(err):find("egoi: client.lists has no method 'foo'", 1, true))
+    assert.equal("usage", err.kind) -- an egoi.Error, with the closest name when there is one
+    assert.truthy(tostring(err):find("client.lists has no method 'foo'", 1, true))
+    ok, err = pcall(function() return client.lists.craete end)
+    assert.is_false(ok)
+    assert.truthy(err.message:find("has no method 'craete' (did you mean 'create'?)", 1, true))
   end)
 
   it("refuses a dot call", function()

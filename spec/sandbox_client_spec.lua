@@ -102,7 +102,14 @@ describe("the module against the sandbox", function()
     }
     local answered = 0
     for _, entry in ipairs(methods.list) do
-      local ok, res = pcall(c.invoke, c, entry.name, args)
+      local these = args
+      if not entry.open then -- a documented argument list refuses other names
+        these = {}
+        for k, v in pairs(args) do
+          if entry.args[k] or entry.aliases[k] then these[k] = v end
+        end
+      end
+      local ok, res = pcall(c.invoke, c, entry.name, these)
       if ok then
         assert.is_table(res, entry.name)
       else

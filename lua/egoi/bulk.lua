@@ -9,6 +9,8 @@
 local core = require "egoi.core"
 local csv = require "egoi.csv"
 local errors = require "egoi.errors"
+local check = require "egoi.check"
+local option_names = require "egoi.options"
 
 local type, pairs, ipairs, tostring, tonumber, error, pcall, select =
   type, pairs, ipairs, tostring, tonumber, error, pcall, select
@@ -226,7 +228,16 @@ local function csv_source(path, opts)
     raise_usage("import: cannot open " .. tostring(path) .. ": " .. tostring(err), "FILE_ERROR")
   end
   local src = { kind = "csv", reader = r, index = 0 }
-  local header, hline = r:next()
+  -- a record over max_record makes the reader raise: the file cannot be read on
+  local function read()
+    local ok, fields, line, offset, bad_offset = pcall(r.next, r)
+    if not ok then
+      r:close()
+      error(usage(("import: %s: %s"):format(path, (tostring(fields):gsub("^csv: ", ""))), "BAD_CSV"), 0)
+    end
+    return fields, line, offset, bad_offset
+  end
+  local header, hline = read()
   if header == false then
     r:close()
     raise_usage(("import: %s: malformed header line: %s"):format(path, hline), "BAD_CSV")
@@ -250,7 +261,7 @@ local function csv_source(path, opts)
   src.size = r:size()
   local ncol = #header
   function src.next()
-    local fields, line, offset, bad_offset = r:next()
+    local fields, line, offset, bad_offset = read()
     if fields == nil then return nil end
     src.index = src.index + 1
     if fields == false then -- line = reason, offset = first line
@@ -417,9 +428,11 @@ local function check_opts(client, source, opts)
   if type(opts) ~= "table" then
     raise_usage("import: argument 'opts' must be a table (with at least listID), got " .. type(opts))
   end
+  local why = check.names(opts, option_names.import, "option")
+  if why then raise_usage("import: " .. why) end
   local list_id = opts.listID
-  if list_id == nil or (type(list_id) ~= "number" and type(list_id) ~= "string") or list_id == "" then
-    raise_usage("import: option 'listID' is required (a list id)")
+  if list_id == nil or check.value("id", list_id) then
+    raise_usage("import: option 'listID' is required (a positive integer list id), got " .. check.show(list_id))
   end
   local function num(name, min)
     local v = opts[name]
@@ -455,8 +468,16 @@ local function check_opts(client, source, opts)
   if opts.status ~= nil and not match(tostring(opts.status), "^[0-4]$") then
     raise_usage("import: option 'status' must be 0, 1, 2, 3 or 4")
   end
-  if opts.tags ~= nil and type(opts.tags) ~= "table" then
+  if opts.tags ~= nil and check.value("ids", opts.tags) then
     raise_usage("import: option 'tags' must be an array of tag ids")
+  end
+  for _, name in ipairs { "autoresponder", "notification" } do
+    if opts[name] ~= nil and check.value("flag", opts[name]) then
+      raise_usage(("import: option '%s' must be a flag (true/false, 0/1)"):format(name))
+    end
+  end
+  if opts.max_record ~= nil and (type(opts.max_record) ~= "number" or opts.max_record < 1) then
+    raise_usage("import: option 'max_record' must be a positive number (bytes)")
   end
   local d = opts.dedupe
   if d ~= nil and d ~= false and d ~= "exact" and d ~= "hash" and d ~= "auto" then
@@ -477,10 +498,11 @@ end
 -- status, tags, max_bytes (40 MiB), max_rows, journal, dedupe ("auto"), max_rejected
 -- (10000 kept in the summary; all are counted and passed to on_reject), on_progress(info),
 -- on_chunk(info) (false stops the import), on_reject(entry).
--- Returns the summary table; on a service/transport failure raises the error object (or
--- returns nil, err, summary with a client made with raise = false). err.import holds the
--- summary up to the failure; the journal stays valid.
-function bulk.import(client, source, opts)
+-- Returns the summary table; on any failure (bad options, an unreadable or malformed file, a
+-- bad journal, a failed call) raises the error object, or returns nil, err, summary with a
+-- client made with raise = false (summary nil when nothing was read yet). err.import holds the
+-- summary up to a failure during the import; the journal stays valid.
+local function import(client, source, opts)
   check_opts(client, source, opts)
   local list_id = opts.listID
   local compare = opts.compare_field or "email"
@@ -792,6 +814,7 @@ function bulk.import(client, source, opts)
   local ok, r1, r2 = pcall(run)
   if not ok then
     cleanup()
+    if errors.is_error(r1) and rawget(r1, "import") == nil then r1.import = summary end
     error(r1, 0)
   end
   if r1 == nil then return nil, r2, summary end
@@ -836,23 +859,50 @@ end
 --- Export every subscriber of a list as CSV. dest: path, or function(text) called with each
 -- line (terminator included). opts: page_size (1000), segment, raw_names (keep the API's
 -- upper-case keys as column names), eol, on_page(info).
--- Returns { rows =, calls =, columns = {…} }; raises (or nil, err with raise = false).
-function bulk.export(client, list_id, dest, opts)
+-- Returns { rows =, calls =, columns = {…} }; raises (or nil, err with raise = false). A path
+-- that cannot be written is refused before the first call; the file is written once every page
+-- has arrived (a failed export leaves an existing file as it was).
+-- Fail now, before any call, when `path` cannot be written; never truncate or leave behind
+-- a file (the real write happens after the last page arrived).
+local function check_writable(path)
+  local existed = io.open(path, "rb")
+  if existed then existed:close() end
+  local f, err = io.open(path, "ab")
+  if not f then
+    raise_usage("export: cannot write " .. path .. ": " .. tostring(err), "FILE_ERROR")
+  end
+  f:close()
+  if not existed then os.remove(path) end
+end
+
+local function export(client, list_id, dest, opts)
   if type(client) ~= "table" or type(client.call) ~= "function" then
     raise_usage("export: argument 'client' must be an egoi client")
   end
-  if list_id == nil or (type(list_id) ~= "number" and type(list_id) ~= "string") then
-    raise_usage("export: argument 'listID' must be a list id")
+  if list_id == nil or check.value("id", list_id) then
+    raise_usage("export: argument 'listID' must be a positive integer list id, got " .. check.show(list_id))
   end
   if type(dest) ~= "string" and type(dest) ~= "function" then
     raise_usage("export: argument 'dest' must be a path or a function, got " .. type(dest))
   end
   if opts ~= nil and type(opts) ~= "table" then raise_usage("export: argument 'opts' must be a table") end
   opts = opts or {}
+  local why = check.names(opts, option_names.export, "option")
+  if why then raise_usage("export: " .. why) end
   local size = opts.page_size or 1000
   if type(size) ~= "number" or size < 1 or size ~= floor(size) then
     raise_usage("export: option 'page_size' must be a positive integer")
   end
+  if opts.eol ~= nil and opts.eol ~= "\n" and opts.eol ~= "\r\n" then
+    raise_usage("export: option 'eol' must be \"\\n\" or \"\\r\\n\"")
+  end
+  if opts.on_page ~= nil and type(opts.on_page) ~= "function" then
+    raise_usage("export: option 'on_page' must be a function")
+  end
+  if opts.segment ~= nil and check.value("segment", opts.segment) then
+    raise_usage("export: option 'segment' " .. check.value("segment", opts.segment))
+  end
+  if type(dest) == "string" then check_writable(dest) end
   local raw_names = opts.raw_names == true
 
   local calls, start = 0, 0
@@ -912,7 +962,12 @@ function bulk.export(client, list_id, dest, opts)
       if not spool then
         -- more than one page: keep memory flat by spooling records to a temporary file
         spool_path = os.tmpname()
-        spool = assert(io.open(spool_path, "w+b"))
+        local serr
+        spool, serr = io.open(spool_path, "w+b")
+        if not spool then
+          os.remove(spool_path)
+          raise_usage("export: cannot create a temporary file: " .. tostring(serr), "FILE_ERROR")
+        end
         for _, r in ipairs(first) do spool:write(cjson.encode(r), "\n") end
         first = {}
       end
@@ -933,11 +988,19 @@ function bulk.export(client, list_id, dest, opts)
     raise_usage("export: cannot write " .. tostring(dest) .. ": " .. tostring(werr), "FILE_ERROR")
   end
   local ncol = #columns
-  w:write(columns, ncol)
+  local function put(fields)
+    local ok, err = w:write(fields, ncol)
+    if not ok then
+      w:close()
+      if spool then spool:close(); os.remove(spool_path) end
+      raise_usage("export: cannot write " .. tostring(dest) .. ": " .. tostring(err), "FILE_ERROR")
+    end
+  end
+  put(columns)
   local function emit(r)
     local vals = {}
     for i = 1, ncol do vals[i] = r[columns[i]] or "" end
-    w:write(vals, ncol)
+    put(vals)
   end
   if spool then
     spool:seek("set", 0)
@@ -950,6 +1013,31 @@ function bulk.export(client, list_id, dest, opts)
   local ok, err = w:close()
   if not ok then raise_usage("export: cannot write " .. tostring(dest) .. ": " .. tostring(err), "FILE_ERROR") end
   return { rows = rows, calls = calls, columns = columns }
+end
+
+---------------------------------------------------------------------------
+-- the public entry points honour the client's error mode: with raise = false every egoi.Error
+-- (a bad option, a missing or malformed file, a bad journal, an unwritable path, a failed call)
+-- comes back as nil, err[, summary]; anything else (a bug, an error raised by the caller's own
+-- callback) propagates. Without a client there is no mode to honour: that raises.
+
+local function outcome(client, ok, ...)
+  if ok then return ... end
+  local e = ...
+  if errors.is_error(e) and type(client) == "table" and client.raise == false then
+    return nil, e, rawget(e, "import")
+  end
+  error(e, 0)
+end
+
+--- Import subscribers (see `import` above for source, options and the summary).
+function bulk.import(client, source, opts)
+  return outcome(client, pcall(import, client, source, opts))
+end
+
+--- Export a list to CSV (see `export` above).
+function bulk.export(client, list_id, dest, opts)
+  return outcome(client, pcall(export, client, list_id, dest, opts))
 end
 
 return bulk

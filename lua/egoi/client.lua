@@ -11,9 +11,11 @@ local core = require "egoi.core"
 local errors = require "egoi.errors"
 local methods = require "egoi.methods"
 local resources = require "egoi.resources"
+local check = require "egoi.check"
+local option_names = require "egoi.options"
 
-local type, pairs, next, pcall, tostring, tonumber, setmetatable, error, select =
-  type, pairs, next, pcall, tostring, tonumber, setmetatable, error, select
+local type, pairs, ipairs, next, pcall, tostring, tonumber, setmetatable, getmetatable, error, select =
+  type, pairs, ipairs, next, pcall, tostring, tonumber, setmetatable, getmetatable, error, select
 local floor, min, random = math.floor, math.min, math.random
 local json_decode, normalize = core.json_decode, core.normalize
 
@@ -145,10 +147,36 @@ end
 
 local M = {}
 
+-- Option names (egoi.options holds the lists) and the types make_limiter and the transports
+-- take on trust. Raises a usage error naming the option.
+local function check_options(opts)
+  local why = check.names(opts, option_names.new, "option")
+  if why then error(usage("INVALID_ARGUMENT", "egoi.new: " .. why), 0) end
+  for _, name in ipairs { "raise", "verify_tls", "keepalive" } do check_type(opts, name, "boolean") end
+  local mr = opts.max_response
+  if mr ~= nil and (type(mr) ~= "number" or mr < 1 or mr ~= floor(mr) or mr == math.huge) then
+    error(usage("INVALID_ARGUMENT", "egoi.new: option 'max_response' must be a positive integer (bytes)"), 0)
+  end
+  local rl = opts.rate_limit
+  if type(rl) == "table" then
+    why = check.names(rl, option_names.rate_limit, "option", "rate_limit.")
+    if why then error(usage("INVALID_ARGUMENT", "egoi.new: " .. why), 0) end
+    local function want(name, ok, what)
+      if rl[name] ~= nil and not ok(rl[name]) then
+        error(usage("INVALID_ARGUMENT", ("egoi.new: option 'rate_limit.%s' must be %s"):format(name, what)), 0)
+      end
+    end
+    want("wait", function(v) return type(v) == "boolean" end, "a boolean")
+    want("shdict", function(v) return type(v) == "string" and v ~= "" end, "the name of a lua_shared_dict")
+    want("limiter", function(v) return type(v) == "table" or type(v) == "userdata" end, "a limiter object")
+  end
+end
+
 function M.new(opts)
   if type(opts) ~= "table" then
     error(usage("INVALID_ARGUMENT", "egoi.new: expected an options table, got " .. type(opts)), 0)
   end
+  check_options(opts)
   local apikey = opts.apikey
   if type(apikey) ~= "string" or apikey == "" then
     error(usage("NO_APIKEY", "egoi.new: option 'apikey' is required and must be a non-empty string"), 0)
@@ -578,22 +606,46 @@ local function finish(self, result, err)
   return nil, err
 end
 
-function Client:call(method, options)
+-- client.call(...) instead of client:call(...): there is no client to ask for its error mode
+local function check_self(self, name)
+  if getmetatable(self) ~= Client then
+    error(usage("INVALID_ARGUMENT", ("call client:%s(...) with a colon (got %s for the client)"):format(
+      name, type(self))), 3)
+  end
+end
+
+-- The arguments of a raw call (call, body_buffer): a method name, an options table without
+-- the key, and the catalogue's kinds for the names it types. A raw call passes names the
+-- catalogue does not know (the escape hatch), never a value of a wrong kind.
+-- Returns the catalogue entry (false for a method it does not know) | nil, err
+local function check_raw(fname, method, options)
   if type(method) ~= "string" or method == "" then
-    return finish(self, nil, usage("INVALID_ARGUMENT", "call: argument 'method' must be a non-empty string"))
+    return nil, usage("INVALID_ARGUMENT", fname .. ": argument 'method' must be a non-empty string")
   end
   if options ~= nil and type(options) ~= "table" then
-    return finish(self, nil, usage("INVALID_ARGUMENT",
-      "call: argument 'options' must be a table or nil", method))
+    return nil, usage("INVALID_ARGUMENT", fname .. ": argument 'options' must be a table or nil", method)
   end
   if options and options.apikey ~= nil then
-    return finish(self, nil, usage("INVALID_ARGUMENT",
-      "call: do not pass 'apikey' in options; the client adds its own", method))
+    return nil, usage("INVALID_ARGUMENT",
+      fname .. ": do not pass 'apikey' in options; the client adds its own", method)
   end
-  return finish(self, perform(self, method, options or {}, methods.lookup(method)))
+  local entry = methods.lookup(method)
+  if entry and options then
+    local bad = methods.check_values(entry, options)
+    if bad then return nil, bad end
+  end
+  return entry or false
+end
+
+function Client:call(method, options)
+  check_self(self, "call")
+  local entry, err = check_raw("call", method, options)
+  if entry == nil then return finish(self, nil, err) end
+  return finish(self, perform(self, method, options or {}, entry or nil))
 end
 
 function Client:invoke(name, args)
+  check_self(self, "invoke")
   local entry = methods.lookup(name)
   if not entry then
     return finish(self, nil, usage("INVALID_ARGUMENT", "unknown method '" .. tostring(name) .. "'"))
@@ -610,9 +662,9 @@ end
 -- body_buffer returns a core.form_buffer holding the encoded method, type and
 -- options (the key included); call_buffer sends it as the request body. REST only.
 function Client:body_buffer(method, options)
-  if type(method) ~= "string" or method == "" then
-    return finish(self, nil, usage("INVALID_ARGUMENT", "body_buffer: argument 'method' must be a non-empty string"))
-  end
+  check_self(self, "body_buffer")
+  local entry, cerr = check_raw("body_buffer", method, options)
+  if entry == nil then return finish(self, nil, cerr) end
   if self.protocol ~= "rest" then
     return finish(self, nil, usage("INVALID_ARGUMENT", "body_buffer needs the rest protocol", method))
   end
@@ -627,6 +679,7 @@ function Client:body_buffer(method, options)
 end
 
 function Client:call_buffer(method, buffer)
+  check_self(self, "call_buffer")
   if type(method) ~= "string" or method == "" then
     return finish(self, nil, usage("INVALID_ARGUMENT", "call_buffer: argument 'method' must be a non-empty string"))
   end

@@ -21,7 +21,10 @@ local M = {
 -- egoi.new{ apikey = ..., protocol = "rest"|"xmlrpc", url = ..., timeout = 30,
 --           connect_timeout = 10, rate_limit = {...}|false, retries = 2,
 --           raise = true, ... } -> client
--- With raise = false, a bad option set returns nil, err instead of raising.
+-- Unknown option names and wrong values are usage errors naming the option (and the closest
+-- known name). With raise = false among the options, a bad option set returns nil, err
+-- instead of raising; a non-table argument or an invalid `raise` always raises (there is no
+-- error mode to honour yet).
 function M.new(opts)
   local ok, c = pcall(client.new, opts)
   if ok then return c end

@@ -5,6 +5,8 @@
 -- Resource-specific extras (client.subscribers:each, ...) come from egoi.resources.<name>.
 
 local methods = require("egoi.methods")
+local errors = require("egoi.errors")
+local check = require("egoi.check")
 
 local resources = {}
 
@@ -18,14 +20,15 @@ local Resource = {} -- metatable of every resource table
 local function method_of(resource, lua_name, wire_name)
   return function(self, args)
     if getmetatable(self) ~= Resource then
-      error("egoi: call client." .. resource .. ":" .. lua_name .. "(...) with a colon", 2)
+      error(errors.usage(wire_name, "INVALID_ARGUMENT",
+        "call client." .. resource .. ":" .. lua_name .. "(...) with a colon"), 2)
     end
     return self._client:invoke(wire_name, args)
   end
 end
 
 -- resource name -> { lua name -> function }, and the resource names in catalogue order
-local tables, order = {}, {}
+local tables, order, names_of = {}, {}, {}
 for _, entry in ipairs(methods.list) do
   local r = entry.resource
   if not tables[r] then
@@ -45,6 +48,13 @@ for r, extras in pairs(EXTRAS) do
   end
 end
 
+for r, fns in pairs(tables) do
+  local names = {}
+  for n in pairs(fns) do names[#names + 1] = n end
+  table.sort(names)
+  names_of[r] = names
+end
+
 --- The resource names, in catalogue order.
 resources.names = order
 
@@ -52,7 +62,11 @@ function Resource.__index(self, key)
   local fns = tables[rawget(self, "_name")]
   local f = fns[key]
   if f == nil then
-    error("egoi: client." .. rawget(self, "_name") .. " has no method '" .. tostring(key) .. "'", 2)
+    -- a typo in a method name is a programming error: it raises whatever the error mode
+    -- (an index cannot return nil, err)
+    local r = rawget(self, "_name")
+    error(errors.usage(nil, "INVALID_ARGUMENT", "client." .. r .. " has no method "
+      .. check.unknown_message("method", key, names_of[r]):gsub("^unknown method ", "")), 2)
   end
   return f
 end
