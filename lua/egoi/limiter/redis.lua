@@ -183,7 +183,10 @@ function Limiter:reserve(now)
   local r, code, msg = run(self, "reserve")
   if r then
     self.down = false
-    if r[1] == 1 then return true, r[2] end
+    if r[1] == 1 then
+      self.pending[r[2]] = true
+      return true, r[2]
+    end
     return false, r[2] / 1e6
   end
   local fb = self.fallback
@@ -206,6 +209,8 @@ function Limiter:commit(slot, now)
     self.local_slots[slot] = nil
     return self.fallback:commit(slot, now)
   end
+  if not self.pending[slot] then return true, false end -- not an outstanding reservation of ours
+  self.pending[slot] = nil
   local r, code, msg = run(self, "commit", num(slot))
   if not r then return nil, code, msg end
   return true, r[2] == 1
@@ -311,7 +316,7 @@ function M.new(opts)
     conn = conn, where = where, calls = calls, window = window,
     calls_s = num(calls), window_s = num(window),
     zkey = base .. ":t", mkey = base .. ":m",
-    fallback = fallback, local_slots = {}, down = false, warned_at = -huge, closed = false,
+    fallback = fallback, local_slots = {}, pending = {}, down = false, warned_at = -huge, closed = false,
     backend = backend,
   }, Limiter)
 end

@@ -11,7 +11,8 @@
 -- client has used (history is kept for them, so a client with a short window
 -- never trims what one with a longer window still needs); seq = the last slot
 -- number; block / bdur = no reservation before this time, and for how long
--- that was asked.
+-- that was asked; fill = when the window was marked full (it then counts as
+-- `calls` stamps at that time, for every client's own calls and window).
 --
 -- Each client passes its own budget (calls per window seconds) and applies it
 -- to the shared history: admitted when fewer than `calls` stamps are younger
@@ -35,10 +36,11 @@ local calls = math.floor(tonumber(ARGV[2]))
 local win = math.floor(tonumber(ARGV[3]) * 1000000 + 0.5)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local m = redis.call('HMGET', mk, 'win', 'calls', 'block', 'bdur', 'seq')
+local m = redis.call('HMGET', mk, 'win', 'calls', 'block', 'bdur', 'seq', 'fill')
 local maxwin = math.max(tonumber(m[1]) or 0, win)
 local maxcalls = math.max(tonumber(m[2]) or 0, calls)
 local block, bdur = tonumber(m[3]) or 0, tonumber(m[4]) or 0
+local fill = tonumber(m[6]) or 0
 redis.call('ZCARD', zk) -- a key of the wrong type fails here, before any write
 
 local function fmt(n) return string.format('%.0f', n) end
@@ -63,9 +65,15 @@ if block > now + bdur then
   block = now + bdur
   redis.call('HSET', mk, 'block', fmt(block))
 end
+if fill > now then
+  fill = now
+  redis.call('HSET', mk, 'fill', fmt(fill))
+end
 
--- microseconds until the calls-th newest stamp is a window old (0: admitted now)
+-- microseconds until the calls-th newest stamp is a window old (0: admitted now); a fill
+-- counts as `calls` stamps at its time, whatever the budget
 local function wait_us()
+  if fill > 0 and now - fill < win then return fill + win - now end
   local kth = redis.call('ZREVRANGE', zk, calls - 1, calls - 1, 'WITHSCORES')
   if kth[2] then
     local w = tonumber(kth[2]) + win - now
@@ -99,7 +107,7 @@ elseif op == 'commit' then
   return {1, moved}
 elseif op == 'status' then
   local used = redis.call('ZCOUNT', zk, '(' .. fmt(now - win), '+inf')
-  if used > calls then used = calls end
+  if used > calls or (fill > 0 and now - fill < win) then used = calls end
   local reset = 0
   if used >= calls then reset = wait_us() end
   if now < block then
@@ -108,17 +116,7 @@ elseif op == 'status' then
   end
   return {used, calls - used, reset}
 elseif op == 'fill' then
-  local seq = redis.call('HINCRBY', mk, 'seq', 1)
-  local args, n = {}, 0
-  for i = 1, maxcalls do
-    args[n + 1] = fmt(now)
-    args[n + 2] = 'f' .. fmt(seq) .. ':' .. i
-    n = n + 2
-    if n >= 1000 or i == maxcalls then
-      redis.call('ZADD', zk, unpack(args, 1, n))
-      n = 0
-    end
-  end
+  redis.call('HSET', mk, 'fill', fmt(now))
   keep()
   return {1}
 elseif op == 'block' then
