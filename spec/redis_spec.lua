@@ -365,6 +365,48 @@ describe("redis limiter: the client #redis", function()
   end)
 end)
 
+describe("redis limiter: egoi limits (EGOI_RATE_REDIS) #redis", function()
+  local r
+  setup(function() r = redis.start{ password = "cli-secret" } end)
+  teardown(function() if r then r:stop() end end)
+
+  local function egoi_cli(args, env)
+    local out = os.tmpname()
+    local parts = { "env -u EGOI_URL EGOI_APIKEY=cli-spec-key-0123456789",
+      "LUA_CPATH='" .. (os.getenv("LUA_CPATH") or ""):gsub("/jit/", "/5.4/") .. "'" }
+    for k, v in pairs(env) do parts[#parts + 1] = k .. "='" .. v .. "'" end
+    local ok, _, code = os.execute(table.concat(parts, " ") .. " lua5.4 bin/egoi " .. args .. " >" .. out .. " 2>&1")
+    if type(ok) == "number" then code = ok / 256 end
+    local text = read_file(out) or ""
+    os.remove(out)
+    return code, text
+  end
+
+  it("shows the shared window, and fails with exit 4 when Redis cannot be used", function()
+    local lim = rl.new{ url = r:url(), key = core.key_id("cli-spec-key-0123456789"), calls = 150, window = 3600 }
+    assert.is_true((lim:reserve(0)))
+    lim:close()
+    local code, out = egoi_cli("limits", { EGOI_RATE_REDIS = r:url() })
+    assert.equal(0, code, out)
+    assert.matches("1 of 150 calls used in the current 1h00m window shared in redis://127.0.0.1:" .. r.port .. "/0",
+      out, 1, true)
+    code, out = egoi_cli("--json limits", { EGOI_RATE_REDIS = r:url() })
+    assert.equal(0, code, out)
+    local doc = require("cjson").decode(out)
+    assert.equal(1, doc.used)
+    assert.equal("redis://127.0.0.1:" .. r.port .. "/0", doc.shared)
+    code, out = egoi_cli("limits", { EGOI_RATE_REDIS = r:url{ password = "not-the-cli-secret" } })
+    assert.equal(4, code, out)
+    assert.matches("LIMITER_AUTH_FAILED", out, 1, true)
+    assert.is_nil(out:find("secret", 1, true), out)
+    code, out = egoi_cli("lists", { EGOI_RATE_REDIS = ("redis://:cli-secret@127.0.0.1:%d/0"):format(server.free_port()),
+      EGOI_URL = "http://127.0.0.1:1/" })
+    assert.equal(4, code, out)
+    assert.matches("LIMITER_UNAVAILABLE", out, 1, true)
+    assert.is_nil(out:find("secret", 1, true), out)
+  end)
+end)
+
 describe("redis limiter: several hosts and a 2-worker nginx on one Redis #multiprocess #redis", function()
   local nginx = require "helpers.nginx"
   local http = require "socket.http"
@@ -501,10 +543,12 @@ describe("redis limiter: several hosts and a 2-worker nginx on one Redis #multip
   it("Redis killed and restarted mid-run: nothing is sent while it is down, then the window holds again", function()
     local calls, window, duration = 10, 2, 7
     local start_at = core.now() + 2
-    local killed_at = start_at + 2.5
-    local back_at = killed_at + 1.5 -- the earliest the new server can answer
+    -- killed while every client waits for the slots that free at start_at + 4: they find
+    -- Redis gone then, and must send nothing until it is back
+    local killed_at = start_at + 3
+    local back_at = killed_at + 2 -- the earliest the new server can answer
     local t, _, failed, codes = run_all(calls, window, duration, start_at, new_key(), function()
-      r:schedule_restart(killed_at - core.now(), 1.5)
+      r:schedule_restart(killed_at - core.now(), 2)
     end)
     assert.is_true(failed > 0, "no reservation failed while Redis was down")
     for c in pairs(codes) do assert.equal("LIMITER_UNAVAILABLE", c) end
@@ -514,5 +558,8 @@ describe("redis limiter: several hosts and a 2-worker nginx on one Redis #multip
     end
     assert.is_true(worst_window(t, window) <= 2 * calls)
     assert.is_true(worst_window(t, window, back_at) <= calls)
+    local after = 0
+    for _, a in ipairs(t) do if a >= back_at then after = after + 1 end end
+    assert.is_true(after >= 0.9 * calls, ("only %d calls after the restart"):format(after))
   end)
 end)
