@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -124,6 +125,38 @@ static int rd_setup_cmd(rd_t *rd, int argc, const char **argv, const size_t *len
     }
     freeReplyObject(r);
     return 0;
+}
+
+/* hiredis writes with write(): a write to a connection the server has reset
+ * would raise SIGPIPE and kill the process. Hold SIGPIPE blocked around our
+ * I/O and swallow one we caused (one that was pending before is left). */
+typedef struct {
+    sigset_t old;
+    int was_pending;
+} rd_sigpipe;
+
+static void rd_sigpipe_block(rd_sigpipe *sp)
+{
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigemptyset(&pending);
+    sp->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+    sigprocmask(SIG_BLOCK, &set, &sp->old);
+}
+
+static void rd_sigpipe_restore(rd_sigpipe *sp)
+{
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigemptyset(&pending);
+    if (!sp->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    sigprocmask(SIG_SETMASK, &sp->old, NULL);
 }
 
 /* Connect (if needed). Returns NULL on success or the failure code, with
@@ -260,6 +293,8 @@ static int rd_command(lua_State *L)
     char msg[512];
     const char *code;
     redisReply *r;
+    rd_sigpipe sp;
+    int saved_errno;
     if (argc < 1)
         return luaL_error(L, "redis:command: at least one argument (the command name) is needed");
     if (argc > RD_MAX_ARGS)
@@ -271,14 +306,19 @@ static int rd_command(lua_State *L)
         argv[i] = lua_tolstring(L, i + 2, &lens[i]);
     }
     rd_drop_reply(rd);
+    rd_sigpipe_block(&sp);
     code = rd_connect(rd, msg, sizeof msg);
-    if (code != NULL)
+    if (code != NULL) {
+        rd_sigpipe_restore(&sp);
         return rd_fail(L, code, msg);
+    }
     r = (redisReply *)redisCommandArgv(rd->ctx, argc, argv, lens);
+    saved_errno = errno;
+    rd_sigpipe_restore(&sp);
     if (r == NULL) {
         char where[300];
         int err = rd->ctx->err;
-        int timed_out = err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+        int timed_out = err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK);
         int reused = rd->served > 0;
         rd_where(rd, where, sizeof where);
         snprintf(msg, sizeof msg, "Redis at %s: %s%s", where,

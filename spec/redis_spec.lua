@@ -254,6 +254,33 @@ describe("redis limiter: faults #redis", function()
     r:stop()
   end)
 
+  it("a kept connection the server reset: a clean error each time, the process lives on", function()
+    -- in a child without luasocket (which ignores SIGPIPE for the whole process): core.redis
+    -- holds SIGPIPE blocked around its writes, should one ever meet a reset connection
+    local srv = server.start{ cmd = "python3 spec/servers/redis_rst.py {port}" }
+    local lua = os.getenv("EGOI_TEST_LUA") or (jit and "luajit" or "lua5.4")
+    local out = os.tmpname()
+    local code = ([[
+      local core = require "egoi.core"
+      local lim = require("egoi.limiter.redis").new{ url = "redis://127.0.0.1:%d/0", key = "abc", calls = 1 }
+      for _ = 1, 4 do
+        local ok, code = lim:reserve(0)
+        io.write(tostring(ok), " ", tostring(code), "\n")
+        core.sleep(0.1) -- the reset arrives while the connection is kept
+      end
+      io.write("alive\n")
+    ]]):format(srv.port)
+    local rc = os.execute(("%s -e '%s' >%s 2>&1"):format(lua, code:gsub("'", "'\\''"), out))
+    local text = read_file(out) or ""
+    os.remove(out)
+    srv:stop()
+    assert.is_true(rc == true or rc == 0, text)
+    assert.matches("alive", text)
+    local n = 0
+    for _ in text:gmatch("nil LIMITER_UNAVAILABLE") do n = n + 1 end
+    assert.equal(4, n, text)
+  end)
+
   describe("AUTH", function()
     local r
     setup(function()

@@ -95,8 +95,8 @@ end
 local sha -- its SHA1 as Redis reports it (the same on every server)
 
 local function load_script(conn)
-  local r, code, msg = conn:command("SCRIPT", "LOAD", script)
-  if r == nil then return nil, code, msg end
+  local r, code, msg, stale = conn:command("SCRIPT", "LOAD", script)
+  if r == nil then return nil, code, msg, stale end
   if type(r) ~= "string" then return nil, "IO", "unexpected reply to SCRIPT LOAD" end
   sha = r
   return r
