@@ -278,8 +278,8 @@ function M.new(opts)
   if type(calls) ~= "number" or calls < 1 or floor(calls) ~= calls or calls > 100000 then
     bad("calls", "an integer in 1..100000")
   end
-  if type(window) ~= "number" or window ~= window or window < 0.001 or window == huge then
-    bad("window", "a positive number of seconds")
+  if type(window) ~= "number" or window ~= window or window < 1e-6 or window == huge then
+    bad("window", "a number of seconds from 0.000001")
   end
   local key = opts.key
   if type(key) ~= "string" or not key:match("^[%w_.-]+$") then
