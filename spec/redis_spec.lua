@@ -284,7 +284,8 @@ describe("redis limiter: faults #redis", function()
   describe("AUTH", function()
     local r
     setup(function()
-      r = redis.start{ password = "adm:in@pw", users = { "alice on >al/ice ~egoi:rl:* +@all",
+      r = redis.start{ password = "adm:in@pw", users = { "alice on >al/ice ~egoi:rl:* +evalsha +script|load +time +@sortedset +@hash +pexpire +select",
+        "carol on >carolpw ~egoi:rl:* +evalsha +script|load +time +@sortedset +@hash +pexpire",
         "bob on >bobpw ~other:* +@all" } }
     end)
     teardown(function() if r then r:stop() end end)
@@ -304,12 +305,13 @@ describe("redis limiter: faults #redis", function()
 
     it("wrong password, no password, unknown user, a user without the keys: LIMITER_AUTH_FAILED", function()
       for _, u in ipairs{ r:url{ password = "wrong-secret" }, r:url{ password = false },
-        r:url{ user = "mallory", password = "wrong-secret" }, r:url{ user = "bob", password = "bobpw" } } do
+        r:url{ user = "mallory", password = "wrong-secret" }, r:url{ user = "bob", password = "bobpw" },
+        r:url{ user = "carol", password = "carolpw", db = 1 } } do -- carol may not SELECT
         local lim = rl.new{ url = u, key = "k3", calls = 1 }
         local ok, code, msg = lim:reserve(0)
         assert.is_nil(ok, u)
         assert.equal("LIMITER_AUTH_FAILED", code, msg)
-        for _, secret in ipairs{ "wrong-secret", "adm:in@pw", "al/ice", "bobpw" } do
+        for _, secret in ipairs{ "wrong-secret", "adm:in@pw", "al/ice", "bobpw", "carolpw" } do
           assert.is_nil(msg:find(secret, 1, true), msg)
         end
         lim:close()

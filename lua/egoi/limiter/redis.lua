@@ -107,8 +107,8 @@ local UNAVAILABLE = "LIMITER_UNAVAILABLE"
 -- a failure of the connection or the server -> nil, LIMITER_*, message
 local function failure(self, code, msg)
   msg = tostring(msg)
-  if code == "AUTH" or (code == "REDIS_ERROR" and (msg:find("^NOAUTH") or msg:find("^WRONGPASS")
-      or msg:find("^NOPERM") or msg:find("invalid password"))) then
+  if code == "AUTH" or ((code == "REDIS_ERROR" or code == "SELECT") and (msg:find("NOAUTH", 1, true)
+      or msg:find("WRONGPASS", 1, true) or msg:find("NOPERM", 1, true) or msg:find("invalid password", 1, true))) then
     return nil, "LIMITER_AUTH_FAILED", ("Redis limiter at %s: the server refused the credentials: %s"):format(
       self.where, msg)
   end
