@@ -3,7 +3,8 @@
 --
 --   local lim = require("egoi.limiter.redis").new{ url = "redis://[user:password@]host:port/db",
 --     key = core.key_id(apikey), calls = 150, window = 3600, prefix = "egoi:rl:",
---     connect_timeout = 1, timeout = 1, on_unavailable = "fail"|"local", fallback = <limiter> }
+--     connect_timeout = 1, timeout = 1, on_unavailable = "fail"|"local", fallback = <limiter>,
+--     history_calls = 150, history_window = 3600 }   -- the least history kept, whatever the budgets
 --   lim:reserve(now)      -> true, slot[, warning] | false, wait_seconds | nil, code, message
 --   lim:commit(slot, now) -> true, moved | nil, code, message
 --   lim:status(now)       -> used, remaining, reset_in | nil, code, message
@@ -16,7 +17,9 @@
 -- SCRIPT FLUSH), so each update is atomic across all clients. The time is Redis' own (TIME):
 -- the `now` arguments are ignored here, so the hosts' clocks do not matter (waits are
 -- durations, slept on the local clock). Keys: <prefix>{<key id>}:t and :m, named from
--- core.key_id(apikey), never from the key; they expire after a window of silence.
+-- core.key_id(apikey), never from the key; they expire after a window of silence (the longest
+-- window kept: at least history_window, the account's hour, so that a client with a larger
+-- budget than the ones seen so far still finds every call it needs to count).
 --
 -- Outside nginx the connection is core.redis (hiredis, one connection per limiter, kept);
 -- inside nginx egoi.limiter.redis_cosocket (ngx cosockets, nginx's keepalive pool).
@@ -108,7 +111,8 @@ local UNAVAILABLE = "LIMITER_UNAVAILABLE"
 local function failure(self, code, msg)
   msg = tostring(msg)
   if code == "AUTH" or ((code == "REDIS_ERROR" or code == "SELECT") and (msg:find("NOAUTH", 1, true)
-      or msg:find("WRONGPASS", 1, true) or msg:find("NOPERM", 1, true) or msg:find("invalid password", 1, true))) then
+      or msg:find("WRONGPASS", 1, true) or msg:find("NOPERM", 1, true) or msg:find("invalid password", 1, true)
+      or msg:find("unauthenticated", 1, true))) then -- a long command before AUTH: no password given
     return nil, "LIMITER_AUTH_FAILED", ("Redis limiter at %s: the server refused the credentials: %s"):format(
       self.where, msg)
   end
@@ -139,7 +143,7 @@ local function run(self, op, arg)
     end
     if h then
       r, code, msg, stale = conn:command("EVALSHA", h, "2", self.zkey, self.mkey, op, self.calls_s,
-        self.window_s, arg or "")
+        self.window_s, arg or "", self.keep_calls_s, self.keep_window_s)
       if r ~= nil then break end
       if code == "REDIS_ERROR" and tostring(msg):find("^NOSCRIPT") then
         sha = nil -- Redis restarted or SCRIPT FLUSH: load it again and retry
@@ -281,6 +285,14 @@ function M.new(opts)
   if type(window) ~= "number" or window ~= window or window < 1e-6 or window == huge then
     bad("window", "a number of seconds from 0.000001")
   end
+  -- the least history kept (the account's own limit): see egoi.limiter.redis_script
+  local keep_calls, keep_window = opts.history_calls or 150, opts.history_window or 3600
+  if type(keep_calls) ~= "number" or keep_calls < 0 or floor(keep_calls) ~= keep_calls or keep_calls > 100000 then
+    bad("history_calls", "an integer in 0..100000")
+  end
+  if type(keep_window) ~= "number" or keep_window ~= keep_window or keep_window < 0 or keep_window == huge then
+    bad("history_window", "a non-negative number of seconds")
+  end
   local key = opts.key
   if type(key) ~= "string" or not key:match("^[%w_.-]+$") then
     bad("key", "a key id (core.key_id(apikey))")
@@ -314,7 +326,7 @@ function M.new(opts)
   local base = prefix .. "{" .. key .. "}"
   return setmetatable({
     conn = conn, where = where, calls = calls, window = window,
-    calls_s = num(calls), window_s = num(window),
+    calls_s = num(calls), window_s = num(window), keep_calls_s = num(keep_calls), keep_window_s = num(keep_window),
     zkey = base .. ":t", mkey = base .. ":m",
     fallback = fallback, local_slots = {}, pending = {}, down = false, warned_at = -huge, closed = false,
     backend = backend,

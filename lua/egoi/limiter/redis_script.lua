@@ -3,7 +3,7 @@
 -- One copy, loaded with SCRIPT LOAD and run with EVALSHA by both clients of
 -- egoi.limiter.redis (hiredis through egoi.core, ngx cosockets inside nginx).
 --
---   EVALSHA <sha> 2 <stamps key> <meta key> <op> <calls> <window> [<arg>]
+--   EVALSHA <sha> 2 <stamps key> <meta key> <op> <calls> <window> <arg> <keep calls> <keep window>
 --
 -- KEYS[1] (sorted set): the account's recent call times; member = a slot
 -- number, score = the call's stamp in microseconds of Redis' own clock (TIME).
@@ -13,6 +13,10 @@
 -- number; block / bdur = no reservation before this time, and for how long
 -- that was asked; fill = when the window was marked full (it then counts as
 -- `calls` stamps at that time, for every client's own calls and window).
+--
+-- <keep calls>/<keep window> are the least history kept whatever the budgets
+-- (the account's own 150 per 3600 s by default), so a client that joins later
+-- with a larger budget than those seen so far still finds the calls it needs.
 --
 -- Each client passes its own budget (calls per window seconds) and applies it
 -- to the shared history: admitted when fewer than `calls` stamps are younger
@@ -37,8 +41,8 @@ local win = math.floor(tonumber(ARGV[3]) * 1000000 + 0.5)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local m = redis.call('HMGET', mk, 'win', 'calls', 'block', 'bdur', 'seq', 'fill')
-local maxwin = math.max(tonumber(m[1]) or 0, win)
-local maxcalls = math.max(tonumber(m[2]) or 0, calls)
+local maxwin = math.max(tonumber(m[1]) or 0, win, math.floor((tonumber(ARGV[6]) or 0) * 1000000 + 0.5))
+local maxcalls = math.max(tonumber(m[2]) or 0, calls, math.floor(tonumber(ARGV[5]) or 0))
 local block, bdur = tonumber(m[3]) or 0, tonumber(m[4]) or 0
 local fill = tonumber(m[6]) or 0
 redis.call('ZCARD', zk) -- a key of the wrong type fails here, before any write
