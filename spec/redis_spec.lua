@@ -301,7 +301,8 @@ describe("redis limiter: faults #redis", function()
   describe("AUTH", function()
     local r
     setup(function()
-      r = redis.start{ password = "adm:in@pw", users = { "alice on >al/ice ~egoi:rl:* +evalsha +script|load +time +@sortedset +@hash +pexpire +select",
+      r = redis.start{ password = "adm:in@pw", users = { "alice on >al/ice ~egoi:rl:* +evalsha +script|load +time +@sortedset +@hash +pexpire"
+          .. " +select",
         "carol on >carolpw ~egoi:rl:* +evalsha +script|load +time +@sortedset +@hash +pexpire",
         "bob on >bobpw ~other:* +@all" } }
     end)
