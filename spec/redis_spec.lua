@@ -301,9 +301,9 @@ describe("redis limiter: faults #redis", function()
   describe("AUTH", function()
     local r
     setup(function()
-      r = redis.start{ password = "adm:in@pw", users = { "alice on >al/ice ~egoi:rl:* +evalsha +script|load +time +@sortedset +@hash +pexpire"
-          .. " +select",
-        "carol on >carolpw ~egoi:rl:* +evalsha +script|load +time +@sortedset +@hash +pexpire",
+      local rights = "~egoi:rl:* +evalsha +script|load +time +@sortedset +@hash +pexpire"
+      r = redis.start{ password = "adm:in@pw", users = { "alice on >al/ice " .. rights .. " +select",
+        "carol on >carolpw " .. rights,
         "bob on >bobpw ~other:* +@all" } }
     end)
     teardown(function() if r then r:stop() end end)
