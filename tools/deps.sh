@@ -21,6 +21,10 @@ if [ "$(id -u)" = 0 ]; then
     cat /tmp/egoi-deps.log; echo "deps: apt-get install failed"; exit 1; }
   # Debian starts nginx on install; the tests run their own instances.
   (systemctl stop nginx || service nginx stop || nginx -s stop) >/dev/null 2>&1 || true
+  # ... and redis-server: the specs start private ones on free ports, never the service.
+  case "$missing" in *redis-server*)
+    (systemctl stop redis-server || service redis-server stop) >/dev/null 2>&1 || true ;;
+  esac
 else
   echo "deps: missing Debian packages:$missing (run 'make deps' as root)"
   exit 1
