@@ -202,6 +202,31 @@ describe("redis limiter: one process #redis", function()
     lim:close()
   end)
 
+  it("after fork() the child opens its own connection (parent and child at once)", function()
+    local okp, unistd = pcall(require, "posix.unistd")
+    local okw, wait = pcall(require, "posix.sys.wait")
+    if not (okp and okw) then
+      pending("lua-posix (posix.unistd) is not installed for this interpreter")
+      return
+    end
+    local key = new_key()
+    local lim = lim_for(r, key, 1000, 60)
+    assert.is_true((lim:reserve(0)))          -- connected before the fork
+    local pid = unistd.fork()
+    if pid == 0 then
+      local bad = 0
+      for _ = 1, 50 do if lim:reserve(0) ~= true then bad = bad + 1 end end
+      unistd._exit(bad == 0 and 0 or 1)
+    end
+    local bad = 0
+    for _ = 1, 50 do if lim:reserve(0) ~= true then bad = bad + 1 end end
+    local _, how, status = wait.wait(pid)
+    assert.equal(0, bad)
+    assert.same({ "exited", 0 }, { how, status })
+    assert.equal(101, (lim:status(0)))
+    lim:close()
+  end)
+
   it("a prefix of its own", function()
     local key = new_key()
     local lim = lim_for(r, key, 1, 1, { prefix = "app7:" })
