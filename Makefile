@@ -13,7 +13,7 @@ DEFS      = -D_DEFAULT_SOURCE -D_GNU_SOURCE
 PIC       = -fPIC -fvisibility=hidden
 CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
-LIBS      = $(CURL_LIBS) -lexpat -lm
+LIBS      = $(CURL_LIBS) -lexpat -lhiredis -lm
 
 LUA54_INC ?= /usr/include/lua5.4
 LUAJIT_INC ?= /usr/include/luajit-2.1

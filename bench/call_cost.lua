@@ -1,4 +1,5 @@
--- bench/call_cost.lua URL N keepalive(0|1) [limiter: off|memory|file] -> "cpu_us_per_call calls_per_s"
+-- bench/call_cost.lua URL N keepalive(0|1) [limiter: off|memory|file|redis] -> "cpu_us_per_call calls_per_s"
+-- (redis: the Redis limiter at $EGOI_BENCH_REDIS, a redis:// URL)
 -- client:call("getLists") against the canned nginx answer; os.clock() is process CPU time.
 local egoi = require "egoi"
 local socket = require "socket"
@@ -10,6 +11,8 @@ if lim == "memory" then
   rate_limit = { calls = 150, window = 1e-6, state_file = false }
 elseif lim == "file" then
   rate_limit = { calls = 150, window = 1e-6, state_file = state }
+elseif lim == "redis" then
+  rate_limit = { calls = 150, window = 1e-6, redis = assert(os.getenv("EGOI_BENCH_REDIS"), "EGOI_BENCH_REDIS") }
 end
 local c = egoi.new{ apikey = "0123456789abcdef0123456789abcdef01234567", url = url, rate_limit = rate_limit,
   keepalive = keep, retries = 0 }

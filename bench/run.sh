@@ -10,9 +10,10 @@ N=${BENCH_N:-2000}
 ROWS=${BENCH_ROWS:-1000000}
 SANDBOX=${EGOI_SANDBOX:-bin/egoi-sandbox}
 W=$(mktemp -d /tmp/egoi-bench.XXXXXX)
-NGINX_PID=""; SB_PID=""
+NGINX_PID=""; SB_PID=""; REDIS_PID=""
 cleanup() {
   [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
+  [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
   [ -n "$SB_PID" ] && kill "$SB_PID" 2>/dev/null
   rm -rf "$W"
 }
@@ -92,12 +93,25 @@ fi
 # (1b) limiter overhead ----------------------------------------------------------------------
 if want 1b; then
 echo "(1b) the rate limiter's cost per call (same getLists calls, keep-alive, limiter never blocking)"
-printf "%-34s %16s %16s\n" "limiter" "CPU us/call 5.4" "CPU us/call jit"
-for mode in off memory file; do
+# a private redis-server on loopback for the Redis limiter (never the system one)
+RPORT=$(free_port)
+mkdir -p "$W/redis"
+redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$W/redis" \
+  --logfile "" >"$W/redis.log" 2>&1 &
+REDIS_PID=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  lua5.4 -e "assert(require('socket').connect('127.0.0.1', $RPORT))" 2>/dev/null && break; sleep 0.2
+done
+export EGOI_BENCH_REDIS="redis://127.0.0.1:$RPORT/0"
+printf "%-34s %16s %16s %14s %14s\n" "limiter" "CPU us/call 5.4" "CPU us/call jit" "calls/s 5.4" "calls/s jit"
+for mode in off memory file redis; do
   a=$($PIN_C env LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$BUILD/5.4/?.so;;" lua5.4 bench/call_cost.lua "$URL" "$N" 1 $mode)
   b=$($PIN_C env LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$BUILD/jit/?.so;;" luajit bench/call_cost.lua "$URL" "$N" 1 $mode)
-  printf "%-34s %16s %16s\n" "$mode" "${a% *}" "${b% *}"
+  printf "%-34s %16s %16s %14s %14s\n" "$mode" "${a% *}" "${b% *}" "${a#* }" "${b#* }"
 done
+kill "$REDIS_PID" 2>/dev/null; REDIS_PID=""
+echo "(redis = the Redis limiter on loopback: EVALSHA per reservation and per commit; its CPU"
+echo " column is the client's only, the calls/s column includes the round trips)"
 echo "(file = the default cross-process state file, flock + read + write per reservation and commit)"
 echo
 fi

@@ -21,6 +21,7 @@ dependencies = {
 external_dependencies = {
    CURL = { header = "curl/curl.h", library = "curl" },
    EXPAT = { header = "expat.h", library = "expat" },
+   HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" },
 }
 build = {
    type = "builtin",
@@ -28,12 +29,12 @@ build = {
       ["egoi.core"] = {
          sources = {
             "csrc/core.c", "csrc/errors.c", "csrc/encode.c", "csrc/decode.c",
-            "csrc/xmlrpc.c", "csrc/transport.c", "csrc/ratelimit.c",
+            "csrc/xmlrpc.c", "csrc/transport.c", "csrc/ratelimit.c", "csrc/redis.c",
          },
          defines = { "_DEFAULT_SOURCE", "_GNU_SOURCE" },
-         libraries = { "curl", "expat" },
-         incdirs = { "$(CURL_INCDIR)", "$(EXPAT_INCDIR)" },
-         libdirs = { "$(CURL_LIBDIR)", "$(EXPAT_LIBDIR)" },
+         libraries = { "curl", "expat", "hiredis" },
+         incdirs = { "$(CURL_INCDIR)", "$(EXPAT_INCDIR)", "$(HIREDIS_INCDIR)" },
+         libdirs = { "$(CURL_LIBDIR)", "$(EXPAT_LIBDIR)", "$(HIREDIS_LIBDIR)" },
       },
       ["egoi.callback"] = "lua/egoi/callback.lua",
       ["egoi.errors"] = "lua/egoi/errors.lua",
@@ -48,6 +49,9 @@ build = {
       ["egoi.csv"] = "lua/egoi/csv.lua",
       ["egoi.errors"] = "lua/egoi/errors.lua",
       ["egoi"] = "lua/egoi/init.lua",
+      ["egoi.limiter.redis"] = "lua/egoi/limiter/redis.lua",
+      ["egoi.limiter.redis_cosocket"] = "lua/egoi/limiter/redis_cosocket.lua",
+      ["egoi.limiter.redis_script"] = "lua/egoi/limiter/redis_script.lua",
       ["egoi.limiter.shdict"] = "lua/egoi/limiter/shdict.lua",
       ["egoi.methods"] = "lua/egoi/methods.lua",
       ["egoi.options"] = "lua/egoi/options.lua",

@@ -5,7 +5,8 @@
 # libnginx-mod-http-lua links against (plain "luajit" conflicts with it).
 PKGS="lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev libcurl4-openssl-dev libexpat1-dev
 lua-cjson lua-busted lua-socket lua-expat lua-posix lua-check luarocks php-cli python3
-nginx libnginx-mod-http-lua pkg-config valgrind make gcc openssl time locales"
+nginx libnginx-mod-http-lua pkg-config valgrind make gcc openssl time locales
+libhiredis-dev redis-server"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -20,6 +21,10 @@ if [ "$(id -u)" = 0 ]; then
     cat /tmp/egoi-deps.log; echo "deps: apt-get install failed"; exit 1; }
   # Debian starts nginx on install; the tests run their own instances.
   (systemctl stop nginx || service nginx stop || nginx -s stop) >/dev/null 2>&1 || true
+  # ... and redis-server: the specs start private ones on free ports, never the service.
+  case "$missing" in *redis-server*)
+    (systemctl stop redis-server || service redis-server stop) >/dev/null 2>&1 || true ;;
+  esac
 else
   echo "deps: missing Debian packages:$missing (run 'make deps' as root)"
   exit 1

@@ -131,6 +131,9 @@ local function make_limiter(rl, apikey)
   elseif lim == nil then
     lim = core.ratelimit{ calls = calls, window = window, path = path }
   end
+  if rl.redis ~= nil and rl.limiter == nil then -- the account's window in Redis, for every host
+    lim = require("egoi.limiter.redis").for_client(rl, calls, window, core.key_id(apikey), lim)
+  end
   return {
     lim = lim,
     calls = calls,
@@ -434,6 +437,9 @@ local function acquire(self, method)
       limiter_warn(self, b)
       return a
     elseif ok == nil then
+      if type(a) == "string" and a:find("^LIMITER_") then -- the Redis limiter: fail closed
+        return nil, { kind = "rate_limit", code = a, message = tostring(b) }
+      end
       return nil, { kind = "rate_limit", code = "STATE_FILE_ERROR",
         message = "rate-limit state file: " .. tostring(b or a) }
     end

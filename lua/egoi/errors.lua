@@ -171,6 +171,9 @@ local LOCAL_CODES = {
     { "RATE_LIMIT_WAIT_EXCEEDED", "Waiting for the API call limit would exceed the allowed wait" },
     { "STATE_FILE_ERROR", "The shared rate-limit state file could not be used" },
     { "SHDICT_ERROR", "The nginx shared dictionary of the rate limiter could not be used" },
+    { "LIMITER_UNAVAILABLE", "The shared rate limiter (Redis) could not be reached; no call was sent" },
+    { "LIMITER_AUTH_FAILED", "The shared rate limiter (Redis) refused the credentials; no call was sent" },
+    { "LIMITER_WRONG_TYPE", "A key of the shared rate limiter (Redis) holds another type of value; no call was sent" },
   },
   usage = {
     { "INVALID_ARGUMENT", "Invalid argument" },

@@ -47,7 +47,8 @@ global options:
   --help      this text; `egoi COMMAND --help` for one command
 
 environment: EGOI_APIKEY, EGOI_URL, EGOI_RATE_LIMIT (calls[/seconds], or "off"),
-  EGOI_RATE_STATE (rate-limit state file shared by processes using one key)
+  EGOI_RATE_STATE (rate-limit state file shared by processes using one key),
+  EGOI_RATE_REDIS (redis://[user:password@]host:port/db: one window for every host)
 exit codes: 0 ok, 1 API error, 2 usage error, 3 transport/HTTP/protocol error, 4 rate limit
 ]]
 
@@ -179,6 +180,8 @@ local function rate_limit_from_env(env)
     if w ~= "" then rl.window = tonumber(w) end
   end
   if state and state ~= "" then rl.state_file = state end
+  local redis = env("EGOI_RATE_REDIS")
+  if redis and redis ~= "" then rl.redis = redis end
   return rl
 end
 
@@ -398,13 +401,22 @@ end }
 commands.limits = { needs_server = false, fn = function(ctx, pos)
   if #pos ~= 0 then usage("usage: egoi limits") end
   local st = ctx.client:rate_limit_status()
+  -- the window in Redis (EGOI_RATE_REDIS): every host's calls; say where, or why not
+  local lim = ctx.client._limiter and ctx.client._limiter.lim
+  local shared = lim and getmetatable(lim) == require("egoi.limiter.redis").Limiter and lim or nil
+  if shared then
+    local used, code, msg = shared:status(0)
+    if used == nil then error({ kind = "rate_limit", code = code, message = msg }, 0) end
+    if st then st.shared = "redis://" .. shared.where end
+  end
   if ctx.json then return output.json(st or { disabled = true }) end
   if not st then
     io.stdout:write("rate limiting is off\n")
     return
   end
-  io.stdout:write(("%d of %d calls used in the current %s window, %d left"):format(
-    st.used, st.calls, output.duration(st.window), st.remaining))
+  io.stdout:write(("%d of %d calls used in the current %s window%s, %d left"):format(
+    st.used, st.calls, output.duration(st.window), st.shared and (" shared in " .. st.shared) or "",
+    st.remaining))
   if st.used > 0 then io.stdout:write(("; a slot frees in %s"):format(output.duration(st.reset_in))) end
   io.stdout:write("\n")
 end }
