@@ -42,6 +42,9 @@ options.rate_limit = {
   "on_unavailable",  -- Redis limiter
   "on_wait",
   "redis",           -- Redis limiter
+  "redis_connect_timeout",
+  "redis_prefix",
+  "redis_timeout",
   "shdict",
   "state_file",
   "wait",
