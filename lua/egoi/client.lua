@@ -151,7 +151,7 @@ function M.new(opts)
   if type(apikey) ~= "string" or apikey == "" then
     error(usage("NO_APIKEY", "egoi.new: option 'apikey' is required and must be a non-empty string"), 0)
   end
-  local protocol = opts.protocol or "rest"
+  local protocol = opts.protocol or protocols.DEFAULT
   local proto = type(protocol) == "string" and protocols[protocol]
   if type(proto) ~= "table" then
     error(usage("INVALID_ARGUMENT", "egoi.new: option 'protocol' must be \""

@@ -34,7 +34,11 @@ Faults:
   http500        500 with a body echoing the request
   r429           429 with Retry-After: 3
   r429_bare      429 without Retry-After
-Answers otherwise: REST JSON or an XML-RPC methodResponse (by Content-Type).
+Answers otherwise: REST JSON or an XML-RPC methodResponse (by Content-Type),
+with headers for the transport contract specs: X-Verb (the request's
+method), X-Connection (this TCP connection's number, from 1), X-Body-Length,
+X-Seen-<name> for each request header whose name starts with X-, and
+Set-Cookie twice plus a folded X-Folded (repeated and continued headers).
 """
 import json
 import re
@@ -47,7 +51,7 @@ import threading
 import time
 
 LOCK = threading.Lock()
-STATE = {"fault": "none", "requests": 0, "methods": {}, "keys": 0}
+STATE = {"fault": "none", "requests": 0, "methods": {}, "keys": 0, "connections": 0}
 KEY = b"0123456789abcdef0123456789abcdef01234567"
 
 
@@ -137,7 +141,20 @@ def control(conn, line):
     send(conn, "200 OK", "application/json", body, "Connection: close\r\n")
 
 
+def contract_headers(line, headers, body, number):
+    out = ["X-Verb: %s" % line.split(" ")[0], "X-Connection: %d" % number,
+           "X-Body-Length: %d" % len(body), "Set-Cookie: a=1", "Set-Cookie: b=2",
+           "X-Folded: one", "\ttwo"]
+    for k, v in headers.items():
+        if k.startswith("x-"):
+            out.append("X-Seen-%s: %s" % (k[2:], v))
+    return "".join(h + "\r\n" for h in out)
+
+
 def serve(conn, tls):
+    with LOCK:
+        STATE["connections"] += 1
+        number = STATE["connections"]
     if tls and select.select([conn], [], [], 10)[0] and conn.recv(1, socket.MSG_PEEK) == b"\x16":
         try:
             conn = tls.wrap_socket(conn, server_side=True)
@@ -204,7 +221,7 @@ def serve(conn, tls):
                 send(conn, "429 Too Many Requests", "text/plain", b"slow down")
                 continue
             ctype, answer = ok_answer(method, xml)
-            send(conn, "200 OK", ctype, answer)
+            send(conn, "200 OK", ctype, answer, contract_headers(line, headers, body, number))
     except OSError:
         pass
     finally:

@@ -16,6 +16,7 @@
 -- snippet(body) (scrubbed, one line, 200 bytes). Nothing else in the client
 -- knows which protocol it speaks: adding one is a module and a line below.
 local M = {
+  DEFAULT = "rest",
   rest = require "egoi.protocol.rest",
   xmlrpc = require "egoi.protocol.xmlrpc",
 }

@@ -228,7 +228,7 @@ local function read_head(ex)
       return nil, "WEIRD_SERVER_REPLY", "the answer does not start with an HTTP/1.x status line"
     end
     status = tonumber(status)
-    local headers, bytes, count = {}, #line, 0
+    local headers, bytes, count, last = {}, #line, 0, nil
     while true do
       local h, herr = recv(ex, "*l")
       if not h then
@@ -245,6 +245,10 @@ local function read_head(ex)
       if name then
         name = name:lower()
         if headers[name] then headers[name] = headers[name] .. ", " .. value else headers[name] = value end
+        last = name
+      elseif last and h:find("^[ \t]") then
+        -- an obsolete folded continuation: joined with a space (RFC 9112 5.2)
+        headers[last] = headers[last] .. " " .. h:match("^%s*(.-)%s*$")
       end
     end
     if status >= 200 or status == 101 then return status, version, headers end
