@@ -160,7 +160,7 @@ describe("fault matrix on the cosocket transport (real nginx)", function()
   local function call(url, proto, write)
     local st, body = nginx.request(ng.port, "GET", ("/f?url=%s&protocol=%s&write=%s&retries=%d&timeout=%g")
       :format(q(url), proto, write and "1" or "0", RETRIES, TIMEOUT))
-    assert.equal(200, st, body)
+    assert.equal(200, st, tostring(body) .. "\n" .. ng:error_log():sub(-3000))
     return cjson.decode(body)
   end
 

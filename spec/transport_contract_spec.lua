@@ -81,5 +81,10 @@ describe("transport contract", function()
     end
     -- the libcurl transport honours both
     egoi.new{ apikey = "k", proxy = "http://127.0.0.1:1", ca_file = "/nonexistent", rate_limit = false }:close()
+    -- a transport object is configured on its own: such options cannot reach it
+    local ok, err = pcall(egoi.new, { apikey = "k", transport = { request = print }, keepalive = false,
+      rate_limit = false })
+    assert.is_false(ok)
+    assert.is_truthy(err.message:find("'keepalive' cannot reach a transport object", 1, true))
   end)
 end)

@@ -143,6 +143,10 @@ end
 
 local M = {}
 
+-- options only a transport can honour (besides the timeouts, which the
+-- client also uses)
+local TRANSPORT_OPTIONS = { "verify_tls", "ca_file", "proxy", "keepalive", "max_response" }
+
 function M.new(opts)
   if type(opts) ~= "table" then
     error(usage("INVALID_ARGUMENT", "egoi.new: expected an options table, got " .. type(opts)), 0)
@@ -211,7 +215,7 @@ function M.new(opts)
     local given = { timeout = timeout, connect_timeout = connect_timeout, verify_tls = opts.verify_tls,
       ca_file = opts.ca_file, proxy = opts.proxy, keepalive = opts.keepalive,
       max_response = opts.max_response }
-    for _, name in ipairs{ "verify_tls", "ca_file", "proxy", "keepalive", "max_response" } do
+    for _, name in ipairs(TRANSPORT_OPTIONS) do
       if given[name] ~= nil and not mod.supports[name] then
         local why = mod.refuses and mod.refuses[name]
         error(usage("INVALID_ARGUMENT", ("egoi.new: option '%s' is not supported by the %s transport%s"):format(
@@ -225,6 +229,13 @@ function M.new(opts)
   elseif type(transport) ~= "table" and type(transport) ~= "userdata" then
     error(usage("INVALID_ARGUMENT",
       "egoi.new: option 'transport' must be \"curl\", \"resty\" or a transport object"), 0)
+  else
+    for _, name in ipairs(TRANSPORT_OPTIONS) do
+      if opts[name] ~= nil then
+        error(usage("INVALID_ARGUMENT", ("egoi.new: option '%s' cannot reach a transport object"
+          .. " (configure the object itself)"):format(name)), 0)
+      end
+    end
   end
 
   local self = setmetatable({

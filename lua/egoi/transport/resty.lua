@@ -31,8 +31,8 @@
 -- idempotent one takes a pooled connection and is tried again when that
 -- connection turns out stale (closed without a byte of answer). Any other
 -- goes out once, on a connection of its own, which is closed afterwards.
-local type, tostring, tonumber, pairs, ipairs, error, setmetatable, rawget =
-  type, tostring, tonumber, pairs, ipairs, error, setmetatable, rawget
+local type, tostring, tonumber, pairs, ipairs, error, setmetatable, rawget, pcall =
+  type, tostring, tonumber, pairs, ipairs, error, setmetatable, rawget, pcall
 local concat, floor, max = table.concat, math.floor, math.max
 
 local M = {}
@@ -381,7 +381,11 @@ local function exchange(self, u, head_lines, body, verb, pooled)
   end
   local reused = sock:getreusedtimes() or 0
   if u.scheme == "https" and reused == 0 then
-    local sess, herr = sock:sslhandshake(nil, u.host, self.verify_tls)
+    -- lua-resty-core may raise ("assertion failed!") instead of returning
+    -- when a handshake fails verification without yielding (seen with
+    -- Debian's nginx 1.22 ngx_lua): a failed handshake all the same
+    local hok, sess, herr = pcall(sock.sslhandshake, sock, nil, u.host, self.verify_tls)
+    if not hok then sess, herr = nil, sess end
     if not sess then
       sock:close()
       return nil, classify_handshake(herr), ("TLS handshake with %s failed: %s"):format(u.host, tostring(herr)), false
