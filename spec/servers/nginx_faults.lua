@@ -1,7 +1,7 @@
 -- nginx_faults - the client side of spec/fault_matrix_spec.lua inside nginx
 -- (loaded by a test-only location; the cosocket transport is picked there).
 --
---   /f?url=U&protocol=P&write=0|1&retries=N&timeout=S  one call -> JSON outcome
+--   /f?url=U&protocol=P&op=read|write|bulk&retries=N&timeout=S  one call -> JSON outcome
 local egoi = require "egoi"
 local cjson = require "cjson.safe"
 local ngx = rawget(_G, "ngx")
@@ -17,12 +17,17 @@ function M.client(opts)
     backoff = 0.01, backoff_cap = 0.02 }
 end
 
--- one call (a read, or a write: sendEmail) and its outcome as a plain table
--- (shared with the spec's own runs on libcurl)
-function M.outcome(c, write)
+-- one call (op: "read", "write" = sendEmail, "bulk" = addSubscriberBulk from
+-- a form_buffer) and its outcome as a plain table (shared with the spec's own
+-- runs on libcurl)
+function M.outcome(c, op)
   local res, err
-  if write then
+  if op == "write" then
     res, err = c:call("sendEmail", { listID = 1, campaign = "h1", segment = "ALL" })
+  elseif op == "bulk" then
+    local fb = assert(c:body_buffer("addSubscriberBulk", { listID = 1, compareField = "email" }))
+    fb:add({ email = "a@example.com" }, "functionOptions[subscribers]", 0)
+    res, err = c:call_buffer("addSubscriberBulk", fb)
   else
     res, err = c:call("getLists", {})
   end
@@ -37,7 +42,7 @@ function M.run()
   local a = ngx.req.get_uri_args()
   local c = M.client{ url = a.url, protocol = a.protocol, retries = tonumber(a.retries),
     timeout = tonumber(a.timeout) }
-  local out = M.outcome(c, a.write == "1")
+  local out = M.outcome(c, a.op)
   c:close()
   ngx.header["Content-Type"] = "application/json"
   ngx.print(cjson.encode(out))
