@@ -136,6 +136,9 @@ describe("a fifth protocol", function()
       end,
       parse = function(_, response, method)
         if method == "fail" then return { ERROR = "NO_DATA" } end
+        if response.status == 500 then
+          return nil, { kind = "protocol", code = "TOY_FAULT", message = "toy fault", answered = true }
+        end
         return { verb = response.headers["x-verb"], call = response.headers["x-seen-call"],
           status = response.status }
       end,
@@ -151,6 +154,14 @@ describe("a fifth protocol", function()
     assert.is_false(ok)
     assert.equal("api", err.kind)
     assert.equal("NO_DATA", err.code)
+    -- the protocol's own error answer on HTTP 500 (a fault) is reported as such
+    assert(require("socket.http").request(srv:url("/_ctl/arm?fault=http500")))
+    ok, err = pcall(c.call, c, "getLists")
+    assert.is_false(ok)
+    assert.equal("TOY_FAULT", err.code)
+    assert.equal(500, err.http_status)
+    assert.is_true(err.retryable) -- a read answered with a 5xx may succeed when repeated
+    assert(require("socket.http").request(srv:url("/_ctl/arm?fault=none")))
     -- no body_buffer: refused by name
     ok, err = pcall(c.body_buffer, c, "addSubscriberBulk", {})
     assert.is_false(ok)

@@ -422,17 +422,26 @@ local function exchange(self, method, req, read_only, entry)
     local reason = (st >= 500 and not read_only) and APPLIED or nil
     -- an E-goi envelope carrying a business code (e.g. INTERNAL_ERROR with
     -- HTTP 500) is reported by its code; anything else by its HTTP status
-    local result = self._protocol.parse(ctx, response, method, entry)
+    local result, perr = self._protocol.parse(ctx, response, method, entry)
     local code = result and find_api_error(result, entry)
     if code then
       return nil, { kind = "api", code = code, http_status = st, retryable = retry, reason = reason,
         message = errors.message(code) or code }, retry
     end
+    if perr and perr.answered then
+      -- the protocol's own error answer (a fault sent with HTTP 500, as
+      -- SOAP does): reported as such, under the HTTP status's retry policy
+      perr.answered, perr.http_status, perr.retryable, perr.reason = nil, st, retry, reason
+      return nil, perr, retry
+    end
     return nil, { kind = "http", code = "HTTP_ERROR", http_status = st, retryable = retry, reason = reason,
       message = ("HTTP %d from the server: %s"):format(st, snippet(self, rbody)) }, retry
   end
   local result, err = self._protocol.parse(ctx, response, method, entry)
-  if not result then return nil, err, false end
+  if not result then
+    err.answered = nil
+    return nil, err, false
+  end
   local code = find_api_error(result, entry)
   if code then
     local retry = code == "INTERNAL_ERROR" and read_only

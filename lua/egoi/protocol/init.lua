@@ -7,7 +7,10 @@
 --       -> request { verb, url, headers = {Name = value}, body }  | nil, errfields
 --       `body`: a body packed by the caller (from P.body_buffer) sent as it is
 --   P.parse(ctx, response { status, headers, body }, method, entry)
---       -> value | nil, errfields        (errfields: kind, code, message, ...)
+--       -> value | nil, errfields        (errfields: kind, code, message, ...;
+--       answered = true when the body is the protocol's own error answer, e.g.
+--       a fault: on a status other than 200 it is then reported instead of
+--       HTTP_ERROR)
 --   P.body_buffer(ctx, method, options)  optional: a core.form_buffer holding
 --       the call's head, for callers that append rows (bulk import)
 --

@@ -71,7 +71,7 @@ function M.parse(ctx, response)
     if type(v) ~= "table" then v = { response = v } end
     return shape(v, true)
   elseif ok == false then
-    return nil, { kind = "protocol", code = "XMLRPC_FAULT", http_status = status,
+    return nil, { kind = "protocol", code = "XMLRPC_FAULT", http_status = status, answered = true,
       message = "XML-RPC fault " .. tostring(v.faultCode) .. ": " .. ctx.snippet(tostring(v.faultString)),
       detail = { faultCode = v.faultCode, faultString = ctx.scrub(v.faultString) } }
   end
