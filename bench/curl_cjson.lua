@@ -9,8 +9,9 @@ local url, n, keep = arg[1], tonumber(arg[2]), arg[3] == "1"
 local body = "method=getLists&type=json&functionOptions[apikey]=0123456789abcdef0123456789abcdef01234567"
 local ct = "application/x-www-form-urlencoded"
 local h = core.http_client{ keepalive = keep }
+local req = { url = url, body = body, headers = { ["Content-Type"] = ct }, idempotent = true }
 local function call()
-  local _, b = h:request(url, body, ct)
+  local _, _, b = h:request(req)
   local r = cjson.decode(b).Egoi_Api.getLists
   r.status = nil
   return core.normalize(r)

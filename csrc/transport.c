@@ -6,13 +6,23 @@
  *   local c = core.http_client{ timeout = 30, connect_timeout = 10,
  *       verify_tls = true, ca_file = nil, proxy = nil, user_agent = nil,
  *       keepalive = true, max_response = 64 * 1024 * 1024 }
- *   c:request(url, body|nil, content_type|nil[, headers])
- *     -> status, body, info          an HTTP exchange completed (any status)
- *     -> nil, code, message, sent    no complete answer
+ *   c:request{ verb = "GET"|"POST"|"PUT"|"PATCH"|"DELETE", url = "...",
+ *              headers = { Name = "value" }, body = string|form_buffer|nil,
+ *              idempotent = bool }
+ *     -> status, headers, body, info  an HTTP exchange completed (any status);
+ *                                     headers: every response header, names
+ *                                     lower-case, repeats joined with ", "
+ *     -> nil, code, message, sent     no complete answer
  *   c:close()                        also __gc and __close; idempotent
  *   core.curl_version()              -> "libcurl/7.88.1 OpenSSL/3.0.x zlib/1.2.13", "7.88.1"
  *
- * Memory rules: everything malloc'd (the response buffer, the per-request
+ * Never a second send of a request that is not idempotent: libcurl
+ * silently re-sends a request once when a reused connection dies before
+ * any byte of the answer arrived (the server may have acted on it). Such
+ * a request gets a connection of its own (CURLOPT_FRESH_CONNECT), where
+ * libcurl never retries; the connection then stays cached for later ones.
+ *
+ * Memory rules: everything malloc'd (the response buffers, the per-request
  * header list) hangs off the userdata, so a Lua error raised at any point
  * (usage error, or memory error from lua_push*) cannot leak it: the next
  * request or the cleanup frees it. libcurl callbacks never call Lua; they
@@ -21,6 +31,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -37,6 +48,9 @@
 
 #define FORM_TYPE "application/x-www-form-urlencoded"
 #define MAX_CTYPE 128
+/* Response head limits (the resty transport has the same). */
+#define MAX_HEADER_BYTES ((size_t)64 * 1024)
+#define MAX_HEADER_LINES 200
 
 /* Header lists are built once and reused: libcurl formats its own
  * User-Agent and Accept-Encoding lines with its printf on every request,
@@ -50,9 +64,13 @@ typedef struct {
     struct curl_slist *headers;    /* a request with extra headers: its own list */
     char *buf;                     /* response body, reused across requests */
     size_t len, cap;
+    char *hbuf;                    /* raw response header lines of the last head */
+    size_t hlen, hcap;
+    int hlines;
     size_t max_response;
     int too_large;                 /* set by the write callback */
-    int no_memory;                 /* set by the write callback */
+    int head_too_large;            /* set by the header callback */
+    int no_memory;                 /* set by either callback */
     char errbuf[CURL_ERROR_SIZE];
 } http_client;
 
@@ -79,6 +97,9 @@ static void client_cleanup(http_client *c)
     free(c->buf);
     c->buf = NULL;
     c->len = c->cap = 0;
+    free(c->hbuf);
+    c->hbuf = NULL;
+    c->hlen = c->hcap = 0;
 }
 
 static http_client *check_client(lua_State *L)
@@ -112,6 +133,29 @@ static int l_tostring(lua_State *L)
 
 /* --- libcurl callbacks (never touch Lua) ------------------------------- */
 
+/* Appends n bytes to a growing buffer whose capacity never exceeds limit
+ * (the caller checked len + n <= limit). 0 when out of memory. */
+static int buf_append(char **buf, size_t *len, size_t *cap, size_t first, size_t limit,
+                      const char *data, size_t n)
+{
+    if (*len + n > *cap) {
+        size_t want = *cap < first ? first : *cap;
+        char *p;
+        while (want < *len + n)
+            want = want > ((size_t)-1) / 2 ? *len + n : want * 2;
+        if (want > limit)
+            want = limit;
+        p = (char *)realloc(*buf, want);
+        if (p == NULL)
+            return 0;
+        *buf = p;
+        *cap = want;
+    }
+    memcpy(*buf + *len, data, n);
+    *len += n;
+    return 1;
+}
+
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
     http_client *c = (http_client *)userp;
@@ -123,23 +167,32 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
         c->too_large = 1;
         return 0; /* != n: aborts the transfer with CURLE_WRITE_ERROR */
     }
-    if (c->len + n > c->cap) {
-        size_t want = c->cap < MIN_BUFFER ? MIN_BUFFER : c->cap;
-        char *p;
-        while (want < c->len + n)
-            want = want > ((size_t)-1) / 2 ? c->len + n : want * 2;
-        if (want > c->max_response)
-            want = c->max_response;
-        p = (char *)realloc(c->buf, want);
-        if (p == NULL) {
-            c->no_memory = 1;
-            return 0;
-        }
-        c->buf = p;
-        c->cap = want;
+    if (!buf_append(&c->buf, &c->len, &c->cap, MIN_BUFFER, c->max_response, data, n)) {
+        c->no_memory = 1;
+        return 0;
     }
-    memcpy(c->buf + c->len, data, n);
-    c->len += n;
+    return n;
+}
+
+/* Keeps the header lines of the last response head ("HTTP/..." starts a
+ * new one: a 100 Continue, and trailers after a chunked body, too). */
+static size_t header_cb(char *data, size_t size, size_t nitems, void *userp)
+{
+    http_client *c = (http_client *)userp;
+    size_t n = size * nitems;
+
+    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+        c->hlen = 0;
+        c->hlines = 0;
+    }
+    if (n > MAX_HEADER_BYTES || c->hlen > MAX_HEADER_BYTES - n || ++c->hlines > MAX_HEADER_LINES) {
+        c->head_too_large = 1;
+        return 0; /* aborts the transfer */
+    }
+    if (!buf_append(&c->hbuf, &c->hlen, &c->hcap, 1024, MAX_HEADER_BYTES, data, n)) {
+        c->no_memory = 1;
+        return 0;
+    }
     return n;
 }
 
@@ -376,6 +429,8 @@ static int l_http_client(lua_State *L)
     SETOPT(c, CURLOPT_ERRORBUFFER, c->errbuf);
     SETOPT(c, CURLOPT_WRITEFUNCTION, write_cb);
     SETOPT(c, CURLOPT_WRITEDATA, (void *)c);
+    SETOPT(c, CURLOPT_HEADERFUNCTION, header_cb);
+    SETOPT(c, CURLOPT_HEADERDATA, (void *)c);
     SETOPT(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000.0 + 0.5));
     SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000.0 + 0.5));
     SETOPT(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -422,6 +477,12 @@ static int l_http_client(lua_State *L)
 
 /* --- request ----------------------------------------------------------- */
 
+/* Stack slots of c:request(req) once its fields are read. */
+#define R_URL 3
+#define R_VERB 4
+#define R_BODY 5
+#define R_HEADERS 6
+#define R_IDEMPOTENT 7
 
 /* Appends one header line to c->headers. The list is owned by the
  * userdata, so raising after this point does not leak it. */
@@ -433,68 +494,112 @@ static void add_header(lua_State *L, http_client *c, const char *line)
     c->headers = l;
 }
 
-/* The header list for one request. Without extra headers it is a list
- * kept on the userdata: c->base for a form body (libcurl's own
- * Content-Type for a POST body is the form type), else c->typed, rebuilt
- * only when the content type changes. With extra headers (index 5, given
- * as {Name = "value"} and/or {"Name: value", ...}) a list of its own. */
-static struct curl_slist *request_headers(lua_State *L, http_client *c, const char *ctype, int has_body)
+/* Checks the header at the top of the stack (value at -1, key at -2):
+ * returns its name's length; a whole "Name: value" line (numeric key)
+ * gives 0. Raises on bad input. */
+static size_t check_header(lua_State *L)
 {
-    const char *typeline = NULL;
-    int typed = ctype != NULL && !(has_body && strcmp(ctype, FORM_TYPE) == 0);
-    int extra = !lua_isnoneornil(L, 5);
-
-    if (!extra && !typed)
-        return c->base;
-    if (!extra && c->typed != NULL && strcmp(c->typed_ctype, ctype) == 0)
-        return c->typed;
-    if (typed) {
-        lua_pushfstring(L, "Content-Type: %s", ctype);
-        typeline = lua_tostring(L, -1);
+    size_t kn, vn, i;
+    const char *k, *v;
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "http_client:request: header values must be strings");
+    v = lua_tolstring(L, -1, &vn);
+    if (!header_text_ok(v, vn))
+        luaL_error(L, "http_client:request: header contains CR, LF or NUL");
+    if (lua_type(L, -2) == LUA_TNUMBER) {
+        if (memchr(v, ':', vn) == NULL)
+            luaL_error(L, "http_client:request: bad header line");
+        return 0;
     }
-    if (!extra && strlen(ctype) < MAX_CTYPE) { /* longer ones: built per request */
-        /* the handle may still point at the old list: unhook it first */
-        curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
-        curl_slist_free_all(c->typed);
-        c->typed = copy_headers(c->base, typeline);
-        if (c->typed == NULL)
-            luaL_error(L, "http_client: out of memory building headers");
-        strcpy(c->typed_ctype, ctype);
+    if (lua_type(L, -2) != LUA_TSTRING)
+        luaL_error(L, "http_client:request: header names must be strings");
+    k = lua_tolstring(L, -2, &kn);
+    if (kn == 0 || !header_text_ok(k, kn))
+        luaL_error(L, "http_client:request: bad header name");
+    for (i = 0; i < kn; i++)
+        if (k[i] == ':' || k[i] == ' ' || k[i] == '\t')
+            luaL_error(L, "http_client:request: bad header name");
+    return kn;
+}
+
+/* Is the name of line (up to its ':') the given name, in any case? */
+static int line_has_name(const char *line, const char *name, size_t n)
+{
+    return strncasecmp(line, name, n) == 0 && line[n] == ':';
+}
+
+/* Does the headers table override the base line? */
+static int overridden(lua_State *L, const char *line)
+{
+    lua_pushnil(L);
+    while (lua_next(L, R_HEADERS) != 0) {
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            size_t kn;
+            const char *k = lua_tolstring(L, -2, &kn);
+            if (line_has_name(line, k, kn)) {
+                lua_pop(L, 2);
+                return 1;
+            }
+        }
         lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* The header list for one request. With no headers, or a Content-Type
+ * alone, a list kept on the userdata: c->base for a form body (libcurl's
+ * own Content-Type for a POST body is the form type), else c->typed,
+ * rebuilt only when the content type changes. Other headers
+ * ({Name = "value"}, or whole "Name: value" lines) get a list of their
+ * own, where a given header replaces the base line of that name. */
+static struct curl_slist *request_headers(lua_State *L, http_client *c, int has_body)
+{
+    const char *ctype = NULL;
+    int count = 0;
+    struct curl_slist *b;
+
+    if (!lua_isnil(L, R_HEADERS)) {
+        lua_pushnil(L);
+        while (lua_next(L, R_HEADERS) != 0) {
+            size_t kn = check_header(L);
+            count++;
+            if (kn == 12 && strncasecmp(lua_tostring(L, -2), "Content-Type", 12) == 0)
+                ctype = lua_tostring(L, -1);
+            lua_pop(L, 1);
+        }
+    }
+    if (count == 0 || (count == 1 && ctype != NULL && has_body && strcmp(ctype, FORM_TYPE) == 0))
+        return c->base;
+    if (count == 1 && ctype != NULL && strlen(ctype) < MAX_CTYPE) {
+        if (c->typed == NULL || strcmp(c->typed_ctype, ctype) != 0) {
+            lua_pushfstring(L, "Content-Type: %s", ctype);
+            /* the handle may still point at the old list: unhook it first */
+            curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+            curl_slist_free_all(c->typed);
+            c->typed_ctype[0] = '\0';
+            c->typed = copy_headers(c->base, lua_tostring(L, -1));
+            if (c->typed == NULL)
+                luaL_error(L, "http_client: out of memory building headers");
+            strcpy(c->typed_ctype, ctype);
+            lua_pop(L, 1);
+        }
         return c->typed;
     }
     /* a list for this request only */
-    c->headers = copy_headers(c->base, typeline);
-    if (c->headers == NULL)
-        luaL_error(L, "http_client: out of memory building headers");
-    if (typeline != NULL)
-        lua_pop(L, 1);
-    if (!extra)
-        return c->headers;
+    for (b = c->base; b != NULL; b = b->next)
+        if (!overridden(L, b->data))
+            add_header(L, c, b->data);
     lua_pushnil(L);
-    while (lua_next(L, 5) != 0) {
-        size_t kn, vn;
-        const char *k, *v;
-        if (lua_type(L, -1) != LUA_TSTRING)
-            luaL_error(L, "http_client:request: header values must be strings");
-        v = lua_tolstring(L, -1, &vn);
-        if (!header_text_ok(v, vn))
-            luaL_error(L, "http_client:request: header contains CR, LF or NUL");
+    while (lua_next(L, R_HEADERS) != 0) {
         if (lua_type(L, -2) == LUA_TSTRING) {
-            size_t i;
-            k = lua_tolstring(L, -2, &kn);
-            if (kn == 0 || !header_text_ok(k, kn))
-                luaL_error(L, "http_client:request: bad header name");
-            for (i = 0; i < kn; i++)
-                if (k[i] == ':' || k[i] == ' ' || k[i] == '\t')
-                    luaL_error(L, "http_client:request: bad header name");
-            lua_pushfstring(L, "%s: %s", k, v);
+            lua_pushvalue(L, -2);
+            lua_pushliteral(L, ": ");
+            lua_pushvalue(L, -3);
+            lua_concat(L, 3);
             add_header(L, c, lua_tostring(L, -1));
             lua_pop(L, 1);
-        } else if (lua_type(L, -2) == LUA_TNUMBER) {
-            add_header(L, c, v); /* a whole "Name: value" line */
         } else {
-            luaL_error(L, "http_client:request: header names must be strings");
+            add_header(L, c, lua_tostring(L, -1)); /* a whole "Name: value" line */
         }
         lua_pop(L, 1);
     }
@@ -543,13 +648,77 @@ static int maybe_sent(CURL *curl, CURLcode rc)
     }
 }
 
-static void push_info(lua_State *L, CURL *curl)
+/* Pushes the response headers of the last head as a table: names
+ * lower-case, values trimmed, repeated names joined with ", " (a folded
+ * continuation line joins its header with a space). */
+static void push_headers(lua_State *L, http_client *c)
+{
+    const char *p = c->hbuf, *end = c->hbuf + c->hlen;
+    char name[256];
+    size_t last = 0; /* length of the previous header's name in `name` */
+
+    lua_createtable(L, 0, 8);
+    while (p != NULL && p < end) {
+        const char *eol = (const char *)memchr(p, '\n', (size_t)(end - p));
+        const char *le = eol != NULL ? eol : end, *colon, *v;
+        const char *next = eol != NULL ? eol + 1 : end;
+        size_t i, nn;
+        int fold;
+        if (le > p && le[-1] == '\r')
+            le--;
+        if (le == p || (le - p >= 5 && memcmp(p, "HTTP/", 5) == 0)) {
+            p = next;
+            continue;
+        }
+        fold = (*p == ' ' || *p == '\t') && last > 0;
+        if (fold) {
+            colon = p - 1;
+            nn = last;
+        } else {
+            colon = (const char *)memchr(p, ':', (size_t)(le - p));
+            nn = colon != NULL ? (size_t)(colon - p) : 0;
+            if (colon == NULL || nn == 0 || nn >= sizeof name) {
+                last = 0;
+                p = next;
+                continue;
+            }
+            for (i = 0; i < nn; i++) {
+                char ch = p[i];
+                name[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+            }
+            while (nn > 0 && (name[nn - 1] == ' ' || name[nn - 1] == '\t'))
+                nn--;
+            last = nn;
+        }
+        v = colon + 1;
+        while (v < le && (*v == ' ' || *v == '\t'))
+            v++;
+        while (le > v && (le[-1] == ' ' || le[-1] == '\t'))
+            le--;
+        lua_pushlstring(L, name, nn);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, -3);
+        if (lua_isstring(L, -1)) {
+            lua_pushstring(L, fold ? " " : ", ");
+            lua_pushlstring(L, v, (size_t)(le - v));
+            lua_concat(L, 3);
+        } else {
+            lua_pop(L, 1);
+            lua_pushlstring(L, v, (size_t)(le - v));
+        }
+        lua_rawset(L, -3);
+        p = next;
+    }
+}
+
+/* info table; the headers table is at index hidx (for Retry-After). */
+static void push_info(lua_State *L, CURL *curl, int hidx)
 {
     double total = 0;
     long connects = 0, version = 0;
     char *ctype = NULL;
 
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 5);
     if (curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &total) == CURLE_OK) {
         lua_pushnumber(L, (lua_Number)total);
         lua_setfield(L, -2, "total_time");
@@ -578,21 +747,18 @@ static void push_info(lua_State *L, CURL *curl)
             lua_setfield(L, -2, "http_version");
         }
     }
-#if LIBCURL_VERSION_NUM >= 0x075400 /* 7.84.0: curl_easy_header is stable */
-    {
-        /* Retry-After (seconds form) of a 429/503, for the rate limiter. */
-        struct curl_header *h = NULL;
-        if (curl_easy_header(curl, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK &&
-            h != NULL && h->value != NULL) {
-            char *end = NULL;
-            double secs = strtod(h->value, &end);
-            if (end != h->value && secs >= 0 && secs < 1e9) {
-                lua_pushnumber(L, (lua_Number)secs);
-                lua_setfield(L, -2, "retry_after");
-            }
+    /* Retry-After (seconds form) of a 429/503; the raw value is in headers. */
+    lua_getfield(L, hidx, "retry-after");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        const char *s = lua_tostring(L, -1);
+        char *e = NULL;
+        double secs = strtod(s, &e);
+        if (e != s && secs >= 0 && secs < 1e9) {
+            lua_pushnumber(L, (lua_Number)secs);
+            lua_setfield(L, -3, "retry_after");
         }
     }
-#endif
+    lua_pop(L, 1);
 }
 
 /* Releases a large response buffer so one big answer does not pin memory
@@ -600,6 +766,7 @@ static void push_info(lua_State *L, CURL *curl)
 static void trim_buffer(http_client *c)
 {
     c->len = 0;
+    c->hlen = 0;
     if (c->cap > KEEP_BUFFER_MAX) {
         free(c->buf);
         c->buf = NULL;
@@ -607,62 +774,100 @@ static void trim_buffer(http_client *c)
     }
 }
 
-/* c:request(url, body|nil, content_type|nil[, headers]); body is a string
- * or a core.form_buffer (sent in place, without a copy) */
+static const char *const verbs[] = { "GET", "POST", "PUT", "PATCH", "DELETE", NULL };
+
+/* Reads the request table (index 2) into the slots R_URL..R_IDEMPOTENT. */
+static void read_request(lua_State *L)
+{
+    size_t n;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    lua_getfield(L, 2, "url");
+    lua_getfield(L, 2, "verb");
+    lua_getfield(L, 2, "body");
+    lua_getfield(L, 2, "headers");
+    lua_getfield(L, 2, "idempotent");
+    if (lua_type(L, R_URL) != LUA_TSTRING)
+        luaL_error(L, "http_client:request: field 'url' must be a string");
+    if (strlen(lua_tolstring(L, R_URL, &n)) != n)
+        luaL_error(L, "http_client:request: field 'url' contains a NUL byte");
+    if (!lua_isnil(L, R_VERB)) {
+        int i, ok = 0;
+        if (lua_type(L, R_VERB) == LUA_TSTRING)
+            for (i = 0; verbs[i] != NULL; i++)
+                if (strcmp(lua_tostring(L, R_VERB), verbs[i]) == 0)
+                    ok = 1;
+        if (!ok)
+            luaL_error(L, "http_client:request: field 'verb' must be GET, POST, PUT, PATCH or DELETE");
+    }
+    if (!lua_isnil(L, R_BODY) && lua_type(L, R_BODY) != LUA_TSTRING &&
+        egoi_encode_buffer_view(L, R_BODY, &n) == NULL)
+        luaL_error(L, "http_client:request: field 'body' must be a string, a form_buffer or nil");
+    if (!lua_isnil(L, R_HEADERS) && !lua_istable(L, R_HEADERS))
+        luaL_error(L, "http_client:request: field 'headers' must be a table or nil");
+    if (!lua_isnil(L, R_IDEMPOTENT) && !lua_isboolean(L, R_IDEMPOTENT))
+        luaL_error(L, "http_client:request: field 'idempotent' must be a boolean or nil");
+}
+
+/* c:request(req): see the top of the file. The body (a string or a
+ * core.form_buffer, read in place: no copy) stays referenced on the stack
+ * until curl_easy_perform returns. */
 static int l_request(lua_State *L)
 {
     http_client *c = check_client(L);
-    const char *url, *body = NULL, *ctype = NULL;
-    size_t body_len = 0, url_len;
+    const char *verb, *body = NULL;
+    size_t body_len = 0;
     CURLcode rc;
     long status = 0;
-    int setopt_failed = 0;
+    int setopt_failed = 0, idempotent, custom;
     struct curl_slist *headers;
 
     if (c->curl == NULL)
         return luaL_error(L, "http_client is closed");
-    url = luaL_checklstring(L, 2, &url_len);
-    if (!lua_isnoneornil(L, 3)) {
-        body = egoi_encode_buffer_view(L, 3, &body_len); /* a core.form_buffer: no copy */
+    read_request(L);
+    if (!lua_isnil(L, R_BODY)) {
+        body = egoi_encode_buffer_view(L, R_BODY, &body_len);
         if (body == NULL)
-            body = luaL_checklstring(L, 3, &body_len);
+            body = lua_tolstring(L, R_BODY, &body_len);
     }
-    if (!lua_isnoneornil(L, 4)) {
-        size_t n;
-        ctype = luaL_checklstring(L, 4, &n);
-        if (!header_text_ok(ctype, n))
-            return luaL_argerror(L, 4, "content type contains CR, LF or NUL");
-    }
-    if (!lua_isnoneornil(L, 5))
-        luaL_checktype(L, 5, LUA_TTABLE);
-    lua_settop(L, 5); /* url, body and content type stay referenced here */
-    if (strlen(url) != url_len)
-        return luaL_argerror(L, 2, "URL contains a NUL byte");
+    verb = lua_isnil(L, R_VERB) ? (body != NULL ? "POST" : "GET") : lua_tostring(L, R_VERB);
+    if (body != NULL && strcmp(verb, "GET") == 0)
+        return luaL_error(L, "http_client:request: a GET request has no body");
+    /* unless told, only a GET may be sent twice */
+    idempotent = lua_isnil(L, R_IDEMPOTENT) ? strcmp(verb, "GET") == 0 : lua_toboolean(L, R_IDEMPOTENT);
+    custom = strcmp(verb, "GET") != 0 && strcmp(verb, "POST") != 0;
 
     if (c->headers != NULL) { /* left by a request that raised */
         curl_slist_free_all(c->headers);
         c->headers = NULL;
     }
-    headers = request_headers(L, c, ctype, body != NULL);
+    headers = request_headers(L, c, body != NULL);
 
     c->len = 0;
+    c->hlen = 0;
+    c->hlines = 0;
     c->too_large = 0;
+    c->head_too_large = 0;
     c->no_memory = 0;
     c->errbuf[0] = '\0';
-    if (curl_easy_setopt(c->curl, CURLOPT_URL, url) != CURLE_OK)
+    if (curl_easy_setopt(c->curl, CURLOPT_URL, lua_tostring(L, R_URL)) != CURLE_OK)
         setopt_failed = 1;
     if (curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK)
         setopt_failed = 1;
-    if (body != NULL) {
-        /* The body is not copied: libcurl reads the Lua string, which
-         * stays on the stack until curl_easy_perform returns. */
+    if (curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, idempotent ? 0L : 1L) != CURLE_OK)
+        setopt_failed = 1;
+    if (body != NULL || (strcmp(verb, "GET") != 0 && strcmp(verb, "DELETE") != 0)) {
+        /* POST, PUT, PATCH (and DELETE with a body): the body is not
+         * copied, libcurl reads it in place; none is an empty one. */
         if (curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len) != CURLE_OK ||
-            curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body) != CURLE_OK)
+            curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body != NULL ? body : "") != CURLE_OK)
             setopt_failed = 1;
     } else {
         if (curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L) != CURLE_OK)
             setopt_failed = 1;
     }
+    if (custom && curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, verb) != CURLE_OK)
+        setopt_failed = 1;
 
     if (setopt_failed) {
         rc = CURLE_BAD_FUNCTION_ARGUMENT;
@@ -671,10 +876,10 @@ static int l_request(lua_State *L)
     }
 
     /* Drop every pointer into Lua strings and the header list now. */
-    if (body != NULL) {
-        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, (char *)NULL);
-        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
-    }
+    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, (char *)NULL);
+    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+    if (custom)
+        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, (char *)NULL);
     if (c->headers != NULL) {
         curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
         curl_slist_free_all(c->headers);
@@ -691,9 +896,13 @@ static int l_request(lua_State *L)
             lua_pushfstring(L, "the response body is larger than max_response (%f bytes)",
                             (lua_Number)c->max_response);
             sent = 1;
+        } else if (c->head_too_large) {
+            lua_pushliteral(L, "RESPONSE_TOO_LARGE");
+            lua_pushliteral(L, "the response headers are too large");
+            sent = 1;
         } else if (c->no_memory) {
             lua_pushliteral(L, "OUT_OF_MEMORY");
-            lua_pushliteral(L, "out of memory while receiving the response body");
+            lua_pushliteral(L, "out of memory while receiving the response");
         } else {
             lua_pushstring(L, code);
             lua_pushstring(L, c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(rc));
@@ -704,10 +913,11 @@ static int l_request(lua_State *L)
 
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
     lua_pushinteger(L, (lua_Integer)status);
+    push_headers(L, c);
     lua_pushlstring(L, c->buf != NULL ? c->buf : "", c->len);
     trim_buffer(c);
-    push_info(L, c->curl);
-    return 3;
+    push_info(L, c->curl, lua_gettop(L) - 1);
+    return 4;
 }
 
 /* core.curl_version() -> "libcurl/7.88.1 OpenSSL/3.0.x zlib/1.2.13",

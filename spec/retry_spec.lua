@@ -7,13 +7,15 @@ local egoi = require "egoi"
 local KEY = "0123456789abcdef0123456789abcdef01234567"
 local OK_BODY = '{"Egoi_Api":{"getLists":{"key_0":{"listnum":"1"},"status":"success"}}}'
 
--- A scripted transport: each entry is {status, body} or {nil, code, msg, sent}.
+-- A scripted transport: each entry is {status, body[, info][, headers = {...}]}
+-- or {nil, code, msg, sent}.
 local function scripted(script)
   local t = { sent = 0 }
   function t.request(self)
     self.sent = self.sent + 1
     local step = script[self.sent] or script[#script]
-    return step[1], step[2], step[3] or {}, step[4]
+    if step[1] == nil then return nil, step[2], step[3], step[4] end
+    return step[1], step.headers or {}, step[2], step[3] or {}
   end
   function t.close() end
   return t

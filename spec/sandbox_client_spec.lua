@@ -150,9 +150,9 @@ describe("the module against the sandbox", function()
     local connects = 0
     local c = new_client(rest_sb, "rest", { transport = {
       request = function(_, ...)
-        local st, body, info = real:request(...)
+        local st, headers, body, info = real:request(...)
         if info and type(info) == "table" then connects = connects + info.num_connects end
-        return st, body, info
+        return st, headers, body, info
       end,
       close = function() real:close() end,
     } })

@@ -9,6 +9,17 @@ local unpack = table.unpack or unpack -- luacheck: ignore
 
 local SECRET = "apikey=0123456789abcdef0123456789abcdef01234567"
 
+-- c:request{url, body, headers} in the positional shape most of these cases
+-- were written for: status, body, info, headers | nil, code, message, sent
+local function call(c, url, body, ctype, headers, idempotent)
+  local h = {}
+  for k, v in pairs(headers or {}) do h[k] = v end
+  if ctype then h["Content-Type"] = ctype end
+  local st, a, b, d = c:request{ url = url, body = body, headers = h, idempotent = idempotent }
+  if st == nil then return st, a, b, d end
+  return st, b, d, a
+end
+
 local function start_misbehave(extra)
   return server.start{
     cmd = "python3 spec/servers/misbehave.py {port}" .. (extra or ""),
@@ -18,7 +29,7 @@ end
 -- Server counters, read over a fresh connection (it counts as one).
 local function stats(srv)
   local c = core.http_client{ keepalive = false, timeout = 10 }
-  local status, body = c:request(srv:url("/stats"))
+  local status, body = call(c, srv:url("/stats"))
   c:close()
   assert(status == 200, "stats failed")
   return cjson.decode(body)
@@ -80,7 +91,7 @@ describe("egoi.core.http_client", function()
     after_each(function() c:close() end)
 
     it("GETs with the default User-Agent and gzip accepted, no body", function()
-      local status, body, info = c:request(srv:url("/headers"))
+      local status, body, info = call(c, srv:url("/headers"))
       assert.are.equal(200, status)
       if math.type then assert.are.equal("integer", math.type(status)) end
       local seen = cjson.decode(body)
@@ -99,14 +110,14 @@ describe("egoi.core.http_client", function()
     end)
 
     it("answers the /ok JSON", function()
-      local status, body = c:request(srv:url("/ok"))
+      local status, body = call(c, srv:url("/ok"))
       assert.are.equal(200, status)
       assert.are.same({ Egoi_Api = { getLists = { key_0 = { listnum = "1" }, status = "success" } } },
         cjson.decode(body))
     end)
 
     it("POSTs the body with the given Content-Type and no Expect header", function()
-      local status, body = c:request(srv:url("/headers"), SECRET, "application/x-www-form-urlencoded")
+      local status, body = call(c, srv:url("/headers"), SECRET, "application/x-www-form-urlencoded")
       assert.are.equal(200, status)
       local seen = cjson.decode(body)
       assert.are.equal("POST", seen.method)
@@ -117,9 +128,9 @@ describe("egoi.core.http_client", function()
 
     it("POSTs text/xml as given", function()
       local xml = "<?xml version=\"1.0\"?><methodCall><methodName>getLists</methodName></methodCall>"
-      local _, body = c:request(srv:url("/headers"), xml, "text/xml")
+      local _, body = call(c, srv:url("/headers"), xml, "text/xml")
       assert.are.equal("text/xml", cjson.decode(body).headers["content-type"])
-      local _, echoed = c:request(srv:url("/echo"), xml, "text/xml")
+      local _, echoed = call(c, srv:url("/echo"), xml, "text/xml")
       assert.are.equal(xml, echoed)
     end)
 
@@ -127,7 +138,7 @@ describe("egoi.core.http_client", function()
       local bytes = {}
       for i = 0, 255 do bytes[#bytes + 1] = string.char(i) end
       local body = table.concat(bytes) .. "\0\0a=b&c=\0"
-      local status, echoed = c:request(srv:url("/echo"), body, "application/octet-stream")
+      local status, echoed = call(c, srv:url("/echo"), body, "application/octet-stream")
       assert.are.equal(200, status)
       assert.are.equal(#body, #echoed)
       assert.are.equal(body, echoed)
@@ -138,87 +149,87 @@ describe("egoi.core.http_client", function()
       for i = 1, 3 * 1024 do parts[i] = ("%04d"):format(i % 10000) .. ("\0"):rep(1020) end
       local body = table.concat(parts)
       assert.is_true(#body > 3000000)
-      local status, echoed, info = c:request(srv:url("/echo"), body, "application/octet-stream")
+      local status, echoed, info = call(c, srv:url("/echo"), body, "application/octet-stream")
       assert.are.equal(200, status)
       assert.are.equal(#body, #echoed)
       assert.is_true(body == echoed)
       assert.are.equal("application/octet-stream", info.content_type)
-      local _, seen = c:request(srv:url("/headers"), body, "application/octet-stream")
+      local _, seen = call(c, srv:url("/headers"), body, "application/octet-stream")
       seen = cjson.decode(seen)
       assert.are.equal(#body, seen.body_length)
       assert.is_nil(seen.headers["expect"])
     end)
 
     it("POSTs an empty body as a POST", function()
-      local _, body = c:request(srv:url("/headers"), "", "application/x-www-form-urlencoded")
+      local _, body = call(c, srv:url("/headers"), "", "application/x-www-form-urlencoded")
       local seen = cjson.decode(body)
       assert.are.equal("POST", seen.method)
       assert.are.equal(0, seen.body_length)
     end)
 
     it("goes back to GET after a POST", function()
-      c:request(srv:url("/echo"), "a=1", "application/x-www-form-urlencoded")
-      local _, body = c:request(srv:url("/headers"))
+      call(c, srv:url("/echo"), "a=1", "application/x-www-form-urlencoded")
+      local _, body = call(c, srv:url("/headers"))
       local seen = cjson.decode(body)
       assert.are.equal("GET", seen.method)
       assert.are.equal(0, seen.body_length)
     end)
 
     it("sends extra headers given as a map or as lines", function()
-      local _, body = c:request(srv:url("/headers"), nil, nil, { ["X-Test"] = "one", "X-Other: two" })
+      local _, body = call(c, srv:url("/headers"), nil, nil, { ["X-Test"] = "one", "X-Other: two" })
       local seen = cjson.decode(body)
       assert.are.equal("one", seen.headers["x-test"])
       assert.are.equal("two", seen.headers["x-other"])
       -- and they do not stick to the next request
-      _, body = c:request(srv:url("/headers"))
+      _, body = call(c, srv:url("/headers"))
       assert.is_nil(cjson.decode(body).headers["x-test"])
     end)
 
     it("refuses header injection", function()
       assert.has_error(function()
-        c:request(srv:url("/ok"), nil, nil, { ["X-Test"] = "a\r\nX-Evil: 1" })
+        call(c, srv:url("/ok"), nil, nil, { ["X-Test"] = "a\r\nX-Evil: 1" })
       end)
       assert.has_error(function()
-        c:request(srv:url("/ok"), "x", "text/plain\r\nX-Evil: 1")
+        call(c, srv:url("/ok"), "x", "text/plain\r\nX-Evil: 1")
       end)
-      assert.has_error(function() c:request(srv:url("/ok"), nil, nil, { ["Bad Name"] = "v" }) end)
+      assert.has_error(function() call(c, srv:url("/ok"), nil, nil, { ["Bad Name"] = "v" }) end)
       -- still usable afterwards
-      assert.are.equal(200, (c:request(srv:url("/ok"))))
+      assert.are.equal(200, (call(c, srv:url("/ok"))))
     end)
 
     it("returns a non-JSON body as-is", function()
-      local status, body = c:request(srv:url("/garbage"))
+      local status, body = call(c, srv:url("/garbage"))
       assert.are.equal(200, status)
       assert.are.equal("<html>\0\255 not json {{{", body)
     end)
 
     it("returns HTTP 500 with its body", function()
-      local status, body, info = c:request(srv:url("/500"))
+      local status, body, info = call(c, srv:url("/500"))
       assert.are.equal(500, status)
       assert.are.equal("internal server error", body)
       assert.are.equal("text/plain", info.content_type)
     end)
 
     it("decodes a gzip body", function()
-      local status, body = c:request(srv:url("/gzip"))
+      local status, body = call(c, srv:url("/gzip"))
       assert.are.equal(200, status)
       assert.are.equal("success", cjson.decode(body).Egoi_Api.getLists.status)
     end)
 
     it("does not follow redirects", function()
-      local status, body = c:request(srv:url("/redirect"), "a=1", "application/x-www-form-urlencoded")
+      local status, body = call(c, srv:url("/redirect"), "a=1", "application/x-www-form-urlencoded")
       assert.are.equal(302, status)
       assert.are.equal("moved", body)
     end)
 
     it("returns a large body below max_response", function()
       local n = 5 * 1024 * 1024 + 3
-      local status, body = c:request(srv:url("/big?n=" .. n))
+      local status, body = call(c, srv:url("/big?n=" .. n))
       assert.are.equal(200, status)
       assert.are.equal(n, #body)
       assert.are.equal(("x"):rep(16), body:sub(-16))
       -- the buffer is reused / released correctly across calls
-      local _, small = c:request(srv:url("/echo"), "tiny", "text/plain")
+      local _, small = call(c, srv:url("/echo"), "tiny", "text/plain")
       assert.are.equal("tiny", small)
     end)
   end)
@@ -229,8 +240,8 @@ describe("egoi.core.http_client", function()
       local c = core.http_client{ timeout = 10 }
       local connects = 0
       for i = 1, 50 do
-        local status, _, info = c:request(srv:url("/ok"), i % 2 == 0 and "n=" .. i or nil,
-          i % 2 == 0 and "application/x-www-form-urlencoded" or nil)
+        local status, _, info = call(c, srv:url("/ok"), i % 2 == 0 and "n=" .. i or nil,
+          i % 2 == 0 and "application/x-www-form-urlencoded" or nil, nil, true)
         assert.are.equal(200, status)
         assert.are.equal(i == 1 and 1 or 0, info.num_connects)
         connects = connects + info.num_connects
@@ -247,7 +258,7 @@ describe("egoi.core.http_client", function()
       local before = stats(srv)
       local c = core.http_client{ timeout = 10, keepalive = false }
       for _ = 1, 5 do
-        local status, _, info = c:request(srv:url("/ok"))
+        local status, _, info = call(c, srv:url("/ok"))
         assert.are.equal(200, status)
         assert.are.equal(1, info.num_connects)
       end
@@ -261,7 +272,7 @@ describe("egoi.core.http_client", function()
     it("reports a refused connection as COULDNT_CONNECT, not sent", function()
       local c = core.http_client{ timeout = 5 }
       local port = server.free_port()
-      local r = { c:request(("http://127.0.0.1:%d/v2/rest.php"):format(port), SECRET,
+      local r = { call(c, ("http://127.0.0.1:%d/v2/rest.php"):format(port), SECRET,
         "application/x-www-form-urlencoded") }
       assert.is_nil(r[1])
       assert.are.equal("COULDNT_CONNECT", r[2])
@@ -273,14 +284,14 @@ describe("egoi.core.http_client", function()
 
     it("times out on a server that never answers: TIMEOUT, sent", function()
       local c = core.http_client{ timeout = 0.5 }
-      local r = { c:request(srv:url("/hang"), SECRET, "application/x-www-form-urlencoded") }
+      local r = { call(c, srv:url("/hang"), SECRET, "application/x-www-form-urlencoded") }
       assert.is_nil(r[1])
       assert.are.equal("TIMEOUT", r[2])
       assert.is_truthy(r[3]:lower():find("timed out", 1, true))
       assert.is_true(r[4])
       refute_secret(r[2], r[3])
       -- the same client works afterwards
-      assert.are.equal(200, (c:request(srv:url("/ok"))))
+      assert.are.equal(200, (call(c, srv:url("/ok"))))
       c:close()
     end)
 
@@ -301,8 +312,8 @@ describe("egoi.core.http_client", function()
       end
       local c = core.http_client{ timeout = 10, connect_timeout = 0.5 }
       -- a completed request first: the counters must be per request
-      assert.are.equal(200, (c:request(srv:url("/ok"), "a=1", "text/plain")))
-      local r = full and { c:request(("http://127.0.0.1:%s/"):format(port), SECRET, "text/plain") }
+      assert.are.equal(200, (call(c, srv:url("/ok"), "a=1", "text/plain")))
+      local r = full and { call(c, ("http://127.0.0.1:%s/"):format(port), SECRET, "text/plain") }
       c:close()
       for _, k in ipairs(fill) do k:close() end
       lsock:close()
@@ -317,7 +328,7 @@ describe("egoi.core.http_client", function()
 
     it("reports a truncated body as PARTIAL_FILE", function()
       local c = core.http_client{ timeout = 5 }
-      local ok, code, msg, sent = c:request(srv:url("/truncated"))
+      local ok, code, msg, sent = call(c, srv:url("/truncated"))
       assert.is_nil(ok)
       assert.are.equal("PARTIAL_FILE", code)
       assert.are.equal("string", type(msg))
@@ -327,8 +338,8 @@ describe("egoi.core.http_client", function()
 
     it("reports a closed connection without answer as GOT_NOTHING", function()
       local c = core.http_client{ timeout = 5 }
-      assert.are.equal(200, (c:request(srv:url("/ok")))) -- also on a reused connection
-      local ok, code, _, sent = c:request(srv:url("/close"), SECRET, "text/plain")
+      assert.are.equal(200, (call(c, srv:url("/ok")))) -- also on a reused connection
+      local ok, code, _, sent = call(c, srv:url("/close"), SECRET, "text/plain")
       assert.is_nil(ok)
       assert.are.equal("GOT_NOTHING", code)
       assert.is_true(sent)
@@ -338,17 +349,17 @@ describe("egoi.core.http_client", function()
     it("aborts a body over max_response: RESPONSE_TOO_LARGE", function()
       local c = core.http_client{ timeout = 10, max_response = 1024 * 1024 }
       -- announced by Content-Length
-      local ok, code, msg, sent = c:request(srv:url("/big?n=" .. (2 * 1024 * 1024)))
+      local ok, code, msg, sent = call(c, srv:url("/big?n=" .. (2 * 1024 * 1024)))
       assert.is_nil(ok)
       assert.are.equal("RESPONSE_TOO_LARGE", code)
       assert.is_truthy(msg:find("max_response", 1, true))
       assert.is_true(sent)
       -- only discovered while decoding (gzip of 2 MB of zeros is small)
-      ok, code = c:request(srv:url("/gzip?n=" .. (2 * 1024 * 1024)))
+      ok, code = call(c, srv:url("/gzip?n=" .. (2 * 1024 * 1024)))
       assert.is_nil(ok)
       assert.are.equal("RESPONSE_TOO_LARGE", code)
       -- exactly at the limit is fine
-      local status, body = c:request(srv:url("/big?n=" .. (1024 * 1024)))
+      local status, body = call(c, srv:url("/big?n=" .. (1024 * 1024)))
       assert.are.equal(200, status)
       assert.are.equal(1024 * 1024, #body)
       c:close()
@@ -357,12 +368,12 @@ describe("egoi.core.http_client", function()
     it("reports malformed and unsupported URLs, not sent", function()
       local c = core.http_client{ timeout = 5 }
       for _, url in ipairs{ "", "http://", "not a url", "http://127.0.0.1:99999/" } do
-        local ok, code, _, sent = c:request(url, SECRET)
+        local ok, code, _, sent = call(c, url, SECRET)
         assert.is_nil(ok)
         assert.are.equal("URL_MALFORMAT", code)
         assert.is_false(sent)
       end
-      local ok, code, _, sent = c:request("ftp://127.0.0.1:1/")
+      local ok, code, _, sent = call(c, "ftp://127.0.0.1:1/")
       assert.is_nil(ok)
       assert.are.equal("UNSUPPORTED_PROTOCOL", code)
       assert.is_false(sent)
@@ -376,7 +387,7 @@ describe("egoi.core.http_client", function()
         timeout = 1.5, connect_timeout = 0.25, verify_tls = false, ca_file = "/nonexistent.pem",
         proxy = false, user_agent = "custom-agent/1", keepalive = true, max_response = 4096,
       }
-      local status, body = c:request(srv:url("/headers"))
+      local status, body = call(c, srv:url("/headers"))
       assert.are.equal(200, status)
       assert.are.equal("custom-agent/1", cjson.decode(body).headers["user-agent"])
       c:close()
@@ -387,9 +398,9 @@ describe("egoi.core.http_client", function()
     it("sends the User-Agent to a proxy: in its CONNECT and in a plain request", function()
       local proxy = server.start{ cmd = "python3 spec/servers/connect_proxy.py {port}" }
       local c = core.http_client{ proxy = proxy:url(""), user_agent = "via-proxy/1", timeout = 5 }
-      local st = c:request("https://example.invalid/v2/rest.php", "a=1", "application/x-www-form-urlencoded")
+      local st = call(c, "https://example.invalid/v2/rest.php", "a=1", "application/x-www-form-urlencoded")
       assert.is_nil(st) -- the proxy refuses the tunnel
-      local status = c:request("http://example.invalid/v2/rest.php", "a=1", "application/x-www-form-urlencoded")
+      local status = call(c, "http://example.invalid/v2/rest.php", "a=1", "application/x-www-form-urlencoded")
       assert.are.equal(403, status)
       c:close()
       local log = proxy:log()
@@ -429,10 +440,16 @@ describe("egoi.core.http_client", function()
     it("checks request arguments", function()
       local c = core.http_client()
       assert.has_error(function() c:request() end)
-      assert.has_error(function() c:request(srv:url("/ok"), {}) end)
-      assert.has_error(function() c:request(srv:url("/ok"), "a", {}) end)
-      assert.has_error(function() c:request(srv:url("/ok"), nil, nil, "X-Test: 1") end)
-      assert.has_error(function() c.request({}, srv:url("/ok")) end)
+      assert.has_error(function() c:request(srv:url("/ok")) end)
+      assert.has_error(function() c:request{} end)
+      assert.has_error(function() c:request{ url = srv:url("/ok"), body = {} } end)
+      assert.has_error(function() c:request{ url = srv:url("/ok"), verb = "HEAD" } end)
+      assert.has_error(function() c:request{ url = srv:url("/ok"), verb = "get" } end)
+      assert.has_error(function() c:request{ url = srv:url("/ok"), body = "x", verb = "GET" } end)
+      assert.has_error(function() c:request{ url = srv:url("/ok"), headers = "X-Test: 1" } end)
+      assert.has_error(function() c:request{ url = srv:url("/ok"), idempotent = "yes" } end)
+      assert.has_error(function() c:request{ url = srv:url("/ok"), headers = { ["X-T"] = 1 } } end)
+      assert.has_error(function() c.request({}, { url = srv:url("/ok") }) end)
       c:close()
     end)
   end)
@@ -441,7 +458,7 @@ describe("egoi.core.http_client", function()
     it("closes idempotently and refuses requests afterwards", function()
       local c = core.http_client()
       assert.are.equal("egoi.core.http_client (open)", tostring(c))
-      assert.are.equal(200, (c:request(srv:url("/ok"), SECRET, "text/plain")))
+      assert.are.equal(200, (call(c, srv:url("/ok"), SECRET, "text/plain")))
       assert.are.equal("egoi.core.http_client (open)", tostring(c))
       c:close()
       c:close()
@@ -457,7 +474,7 @@ describe("egoi.core.http_client", function()
     it("is collected without close", function()
       for _ = 1, 20 do
         local c = core.http_client()
-        c:request(srv:url("/ok"))
+        call(c, srv:url("/ok"))
       end
       collectgarbage()
       collectgarbage()
@@ -512,7 +529,7 @@ describe("egoi.core.http_client over TLS", function()
   it("verifies certificates by default", function()
     if not srv then return pending("openssl CLI unavailable: TLS not tested") end
     local c = core.http_client{ timeout = 10 }
-    local ok, code, msg, sent = c:request(https("/ok"), SECRET, "text/plain")
+    local ok, code, msg, sent = call(c, https("/ok"), SECRET, "text/plain")
     assert.is_nil(ok)
     assert.are.equal("PEER_FAILED_VERIFICATION", code)
     assert.are.equal("string", type(msg))
@@ -524,7 +541,7 @@ describe("egoi.core.http_client over TLS", function()
     if not srv then return pending("openssl CLI unavailable: TLS not tested") end
     local c = core.http_client{ timeout = 10, ca_file = cert }
     for i = 1, 3 do
-      local status, body, info = c:request(https("/echo"), SECRET, "text/plain")
+      local status, body, info = call(c, https("/echo"), SECRET, "text/plain", nil, true)
       assert.are.equal(200, status)
       assert.are.equal(SECRET, body)
       assert.are.equal(i == 1 and 1 or 0, info.num_connects)
@@ -535,14 +552,14 @@ describe("egoi.core.http_client over TLS", function()
   it("skips verification with verify_tls = false", function()
     if not srv then return pending("openssl CLI unavailable: TLS not tested") end
     local c = core.http_client{ timeout = 10, verify_tls = false }
-    assert.are.equal(200, (c:request(https("/ok"))))
+    assert.are.equal(200, (call(c, https("/ok"))))
     c:close()
   end)
 
   it("reports an unreadable ca_file", function()
     if not srv then return pending("openssl CLI unavailable: TLS not tested") end
     local c = core.http_client{ timeout = 10, ca_file = dir .. "/missing.pem" }
-    local ok, code, _, sent = c:request(https("/ok"))
+    local ok, code, _, sent = call(c, https("/ok"))
     assert.is_nil(ok)
     assert.are.equal("SSL_CACERT_BADFILE", code)
     assert.is_false(sent)

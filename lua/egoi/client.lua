@@ -1,5 +1,7 @@
 -- egoi.client - one E-goi API client: options, the call pipeline
--- (arguments -> limiter -> encode -> transport -> decode -> errors), retries.
+-- (checks -> limiter -> protocol.build -> transport -> protocol.parse ->
+-- business errors -> retry policy). Which protocol and which transport it
+-- speaks is a table lookup (egoi.protocol, egoi.transport.*): no branch here.
 --
 -- Public surface (documented in README.md):
 --   client:call(method, options)    raw call of any method
@@ -10,12 +12,13 @@
 local core = require "egoi.core"
 local errors = require "egoi.errors"
 local methods = require "egoi.methods"
+local protocols = require "egoi.protocol"
 local resources = require "egoi.resources"
 local check = require "egoi.check"
 local option_names = require "egoi.options"
 
-local type, pairs, ipairs, next, pcall, tostring, tonumber, setmetatable, getmetatable, error, select =
-  type, pairs, ipairs, next, pcall, tostring, tonumber, setmetatable, getmetatable, error, select
+local type, pairs, ipairs, pcall, tostring, tonumber, setmetatable, getmetatable, error, select =
+  type, pairs, ipairs, pcall, tostring, tonumber, setmetatable, getmetatable, error, select
 local floor, min, random = math.floor, math.min, math.random
 local json_decode, normalize = core.json_decode, core.normalize
 
@@ -34,18 +37,11 @@ end
 
 local VERSION = core._VERSION
 
-local DEFAULT_URL = {
-  rest = "https://api.e-goi.com/v2/rest.php",
-  xmlrpc = "https://api.e-goi.com/v2/xmlrpc.php",
-}
-local CONTENT_TYPE = {
-  rest = "application/x-www-form-urlencoded",
-  xmlrpc = "text/xml",
-}
-
 -- The API key is kept out of the client table (so pairs(), inspectors and
--- serialisers never see it): a weak table keyed by the client.
+-- serialisers never see it): a weak table keyed by the client. The
+-- protocol context (which can add the key to a call) lives beside it.
 local secrets = setmetatable({}, { __mode = "k" })
+local contexts = setmetatable({}, { __mode = "k" })
 
 local Client = {}
 Client.__index = Client
@@ -56,17 +52,19 @@ end
 
 -- Replace any occurrence of the key in text that came from outside
 -- (server bodies, fault strings, libcurl messages).
-local function scrub(self, text)
-  local key = secrets[self]
+local function scrub_key(key, text)
   if type(text) ~= "string" or not key or key == "" then return text end
   return (text:gsub(key:gsub("%p", "%%%0"), "<apikey>"))
 end
 
-local function snippet(self, body)
-  body = scrub(self, body or "")
+local function snippet_key(key, body)
+  body = scrub_key(key, body or "")
   if #body > 200 then body = body:sub(1, 200) .. "..." end
   return (body:gsub("[%c]", " "))
 end
+
+local function scrub(self, text) return scrub_key(secrets[self], text) end
+local function snippet(self, body) return snippet_key(secrets[self], body) end
 
 ---------------------------------------------------------------------------
 -- option checking
@@ -175,6 +173,10 @@ local function check_options(opts)
   end
 end
 
+-- options only a transport can honour (besides the timeouts, which the
+-- client also uses)
+local TRANSPORT_OPTIONS = { "verify_tls", "ca_file", "proxy", "keepalive", "max_response" }
+
 function M.new(opts)
   if type(opts) ~= "table" then
     error(usage("INVALID_ARGUMENT", "egoi.new: expected an options table, got " .. type(opts)), 0)
@@ -184,11 +186,13 @@ function M.new(opts)
   if type(apikey) ~= "string" or apikey == "" then
     error(usage("NO_APIKEY", "egoi.new: option 'apikey' is required and must be a non-empty string"), 0)
   end
-  local protocol = opts.protocol or "rest"
-  if protocol ~= "rest" and protocol ~= "xmlrpc" then
-    error(usage("INVALID_ARGUMENT", "egoi.new: option 'protocol' must be \"rest\" or \"xmlrpc\""), 0)
+  local protocol = opts.protocol or protocols.DEFAULT
+  local proto = type(protocol) == "string" and protocols[protocol]
+  if type(proto) ~= "table" then
+    error(usage("INVALID_ARGUMENT", "egoi.new: option 'protocol' must be \""
+      .. table.concat(protocols.names(), "\", \"") .. "\""), 0)
   end
-  local url = check_type(opts, "url", "string") or DEFAULT_URL[protocol]
+  local url = check_type(opts, "url", "string") or proto.default_url
   local timeout = check_number(opts, "timeout", 30)
   local connect_timeout = check_number(opts, "connect_timeout", 10)
   local retries = check_number(opts, "retries", 2, true)
@@ -236,25 +240,33 @@ function M.new(opts)
   end
   if opts.app then ua = ua .. " " .. opts.app end
 
-  local native_body = false -- the C transport sends a core.form_buffer in place
-  if transport == nil or transport == "curl" then
-    native_body = true
-    transport = require("egoi.transport.curl").new{
-      timeout = timeout, connect_timeout = connect_timeout,
-      verify_tls = opts.verify_tls ~= false, ca_file = opts.ca_file,
-      proxy = opts.proxy, user_agent = ua, keepalive = opts.keepalive ~= false,
-      max_response = opts.max_response,
-    }
-  elseif transport == "resty" then
-    transport = require("egoi.transport.resty").new{
-      timeout = timeout, connect_timeout = connect_timeout,
-      verify_tls = opts.verify_tls ~= false, ca_file = opts.ca_file,
-      user_agent = ua, keepalive = opts.keepalive ~= false,
-      max_response = opts.max_response,
-    }
+  if transport == nil or transport == "curl" or transport == "resty" then
+    -- a built-in transport: every option given must be one it honours
+    local mod = require("egoi.transport." .. (transport or "curl"))
+    local given = { timeout = timeout, connect_timeout = connect_timeout, verify_tls = opts.verify_tls,
+      ca_file = opts.ca_file, proxy = opts.proxy, keepalive = opts.keepalive,
+      max_response = opts.max_response }
+    for _, name in ipairs(TRANSPORT_OPTIONS) do
+      if given[name] ~= nil and not mod.supports[name] then
+        local why = mod.refuses and mod.refuses[name]
+        error(usage("INVALID_ARGUMENT", ("egoi.new: option '%s' is not supported by the %s transport%s"):format(
+          name, transport or "curl", why and (" (" .. why .. ")") or "")), 0)
+      end
+    end
+    given.verify_tls = opts.verify_tls ~= false
+    given.keepalive = opts.keepalive ~= false
+    given.user_agent = ua
+    transport = mod.new(given)
   elseif type(transport) ~= "table" and type(transport) ~= "userdata" then
     error(usage("INVALID_ARGUMENT",
       "egoi.new: option 'transport' must be \"curl\", \"resty\" or a transport object"), 0)
+  else
+    for _, name in ipairs(TRANSPORT_OPTIONS) do
+      if opts[name] ~= nil then
+        error(usage("INVALID_ARGUMENT", ("egoi.new: option '%s' cannot reach a transport object"
+          .. " (configure the object itself)"):format(name)), 0)
+      end
+    end
   end
 
   local self = setmetatable({
@@ -266,15 +278,30 @@ function M.new(opts)
     _backoff = backoff,
     _backoff_cap = backoff_cap,
     _transport = transport,
-    _native_body = native_body,
+    _protocol = proto,
     _clock = clock,
     _sleep = sleep,
     _log = log,
-    _plugin_key = opts.plugin_key,
-    _json_decode = decoder == "cjson" and cjson_decode or json_decode,
     _closed = false,
   }, Client)
   secrets[self] = apikey
+  local plugin_key = opts.plugin_key
+  contexts[self] = {
+    url = url,
+    json_decode = decoder == "cjson" and cjson_decode or json_decode,
+    -- the call's arguments with the key (and the plugin key) added
+    arguments = function(options)
+      local args = {}
+      for k, v in pairs(options) do args[k] = v end
+      args.apikey = apikey
+      if plugin_key and args.plugin_key == nil then args.plugin_key = plugin_key end
+      return args
+    end,
+    -- (closures over the key, never over the client: a weak-keyed table's
+    -- value that refers to its key keeps it alive on Lua 5.1/LuaJIT)
+    scrub = function(text) return scrub_key(apikey, text) end,
+    snippet = function(body) return snippet_key(apikey, body) end,
+  }
   self._limiter = make_limiter(opts.rate_limit, apikey)
   resources.attach(self) -- client.lists, client.subscribers, ...
   return self
@@ -282,25 +309,6 @@ end
 
 ---------------------------------------------------------------------------
 -- response decoding
-
--- Find the result object under Egoi_Api.<method> (the key is the method as
--- called; match case-insensitively, and accept a single key of any name).
-local function unwrap(doc, method)
-  if type(doc) ~= "table" then return nil end
-  local api = doc.Egoi_Api
-  if type(api) ~= "table" then return nil end
-  local inner = api[method]
-  if inner == nil then
-    local lname, only, n = method:lower(), nil, 0
-    for k, v in pairs(api) do
-      n = n + 1
-      only = v
-      if type(k) == "string" and k:lower() == lname then inner = v end
-    end
-    if inner == nil and n == 1 then inner = only end
-  end
-  return inner
-end
 
 local function is_code_like(s)
   return type(s) == "string" and s:match("^[A-Z][A-Z0-9_]*$") ~= nil
@@ -334,81 +342,6 @@ local function find_api_error(result, entry)
     end
   end
   return nil
-end
-
--- Returns result | nil, err (err fields filled by the caller: method etc.)
-local function decode_rest(self, status, body, method)
-  if body == nil or body:match("^%s*$") then
-    return {} -- an empty 200 body means "no data" (the vendor's PHP wrapper)
-  end
-  -- one pass: JSON -> Lua with key_N objects already folded into arrays
-  local doc, code, why = self._json_decode(body)
-  if doc == nil then
-    return nil, { kind = "protocol", code = code,
-      message = ("the server's answer is not valid JSON (%s): %s"):format(why, snippet(self, body)),
-      http_status = status }
-  end
-  local inner = unwrap(doc, method)
-  if inner == nil then
-    if type(doc) ~= "table" then
-      return {} -- a top-level JSON scalar: no data
-    end
-    return nil, { kind = "protocol", code = "UNEXPECTED_RESPONSE",
-      message = "the answer has no Egoi_Api." .. method .. " object: " .. snippet(self, body),
-      http_status = status }
-  end
-  if type(inner) ~= "table" then
-    inner = { response = inner }
-  end
-  local st = inner.status
-  if st == nil then return inner end
-  inner.status = nil
-  if st == "failed" then
-    local msg = type(inner.response) == "table" and inner.response.message or inner.response
-    return nil, { kind = "protocol", code = "SERVER_FAULT", http_status = status,
-      message = "the server reported a failure: " .. snippet(self, tostring(msg or "no message")) }
-  end
-  -- {"key_0": ..., "key_1": ..., "status": "success"}: a list once status is gone
-  return normalize(inner, true)
-end
-
--- XML-RPC gives real arrays and structs where REST's XML->JSON conversion
--- gives key_N objects and empty elements. Bring XML-RPC results to the REST
--- shape so scripts don't care which protocol carried them: a struct whose
--- members are all ids ("5", "9") becomes the key_<id> map REST has (and an
--- array when the ids are 0..n-1, as normalize does for REST); a nested empty
--- array or struct becomes "" as REST's empty element does.
-local function rest_shape(v, top)
-  if type(v) ~= "table" then return v end
-  if next(v) == nil then
-    if top then return v end
-    return ""
-  end
-  local ids = true
-  for k in pairs(v) do
-    if type(k) ~= "string" or not k:match("^%d+$") then ids = false break end
-  end
-  if ids then
-    local o = {}
-    for k, x in pairs(v) do o["key_" .. k] = rest_shape(x) end
-    return o
-  end
-  for k, x in pairs(v) do v[k] = rest_shape(x) end
-  return v
-end
-
-local function decode_xmlrpc(self, status, body)
-  local ok, v, m = core.xmlrpc_response(body)
-  if ok == true then
-    if type(v) ~= "table" then v = { response = v } end
-    return core.normalize(rest_shape(v, true))
-  elseif ok == false then
-    return nil, { kind = "protocol", code = "XMLRPC_FAULT", http_status = status,
-      message = "XML-RPC fault " .. tostring(v.faultCode) .. ": " .. snippet(self, tostring(v.faultString)),
-      detail = { faultCode = v.faultCode, faultString = scrub(self, v.faultString) } }
-  end
-  return nil, { kind = "protocol", code = v or "MALFORMED_XML", http_status = status,
-    message = scrub(self, m or "malformed XML-RPC answer") }
 end
 
 ---------------------------------------------------------------------------
@@ -482,24 +415,6 @@ end
 ---------------------------------------------------------------------------
 -- the call pipeline
 
-local function encode(self, method, options)
-  local args = {}
-  for k, v in pairs(options) do args[k] = v end
-  args.apikey = secrets[self]
-  if self._plugin_key and args.plugin_key == nil then args.plugin_key = self._plugin_key end
-  local ok, body
-  if self.protocol == "rest" then
-    ok, body = pcall(core.form_request, method, args, "json")
-  else
-    ok, body = pcall(core.xmlrpc_request, method, args)
-  end
-  if not ok then
-    return nil, { kind = "usage", code = "INVALID_ARGUMENT",
-      message = method .. ": cannot encode arguments: " .. scrub(self, tostring(body)) }
-  end
-  return body
-end
-
 -- why a failed write is not retried
 local REACHED = "the request may have reached the server; a write is never retried automatically"
 local APPLIED = "the request may have been applied; a write is never retried automatically"
@@ -509,12 +424,13 @@ local function backoff_delay(self, attempt)
   return d / 2 + random() * d / 2
 end
 
--- One HTTP exchange and its classification.
+-- One HTTP exchange and its classification. req comes from protocol.build;
+-- the transport returns status, headers, body, info | nil, code, message, sent.
 -- Returns result | nil, errfields, retry_ok
-local function exchange(self, method, body, read_only, entry)
-  local st, rbody, info, sent = self._transport:request(self.url, body, CONTENT_TYPE[self.protocol])
+local function exchange(self, method, req, read_only, entry)
+  local st, headers, rbody, info = self._transport:request(req)
   if st == nil then
-    local code, message = rbody, info
+    local code, message, sent = headers, rbody, info
     if code == "UNSUPPORTED_PHASE" then
       -- nginx phase without cosockets: a usage problem, never retried (a
       -- back-off sleep would itself fail there)
@@ -534,29 +450,32 @@ local function exchange(self, method, body, read_only, entry)
     return nil, { kind = "rate_limit", code = "RATE_LIMITED", http_status = st, retry_after = ra,
       retryable = true, message = "the server refused the call: too many requests" }, false
   end
+  local ctx, response = contexts[self], { status = st, headers = headers, body = rbody }
   if st ~= 200 then
     local retry = st >= 500 and read_only
     local reason = (st >= 500 and not read_only) and APPLIED or nil
     -- an E-goi envelope carrying a business code (e.g. INTERNAL_ERROR with
     -- HTTP 500) is reported by its code; anything else by its HTTP status
-    if self.protocol == "rest" then
-      local result = decode_rest(self, st, rbody, method)
-      local code = result and find_api_error(result, entry)
-      if code then
-        return nil, { kind = "api", code = code, http_status = st, retryable = retry, reason = reason,
-          message = errors.message(code) or code }, retry
-      end
+    local result, perr = self._protocol.parse(ctx, response, method, entry)
+    local code = result and find_api_error(result, entry)
+    if code then
+      return nil, { kind = "api", code = code, http_status = st, retryable = retry, reason = reason,
+        message = errors.message(code) or code }, retry
+    end
+    if perr and perr.answered then
+      -- the protocol's own error answer (a fault sent with HTTP 500, as
+      -- SOAP does): reported as such, under the HTTP status's retry policy
+      perr.answered, perr.http_status, perr.retryable, perr.reason = nil, st, retry, reason
+      return nil, perr, retry
     end
     return nil, { kind = "http", code = "HTTP_ERROR", http_status = st, retryable = retry, reason = reason,
       message = ("HTTP %d from the server: %s"):format(st, snippet(self, rbody)) }, retry
   end
-  local result, err
-  if self.protocol == "rest" then
-    result, err = decode_rest(self, st, rbody, method)
-  else
-    result, err = decode_xmlrpc(self, st, rbody)
+  local result, err = self._protocol.parse(ctx, response, method, entry)
+  if not result then
+    err.answered = nil
+    return nil, err, false
   end
-  if not result then return nil, err, false end
   local code = find_api_error(result, entry)
   if code then
     local retry = code == "INTERNAL_ERROR" and read_only
@@ -570,20 +489,17 @@ local function perform(self, method, options, entry, buffer)
   if self._closed then
     return nil, usage("CLOSED", "the client is closed", method)
   end
-  local body, eerr
-  if buffer then
-    -- a body packed by the caller (bulk import): sent in place by the C
-    -- transport, as one string by any other
-    body = self._native_body and buffer or buffer:string()
-  else
-    body, eerr = encode(self, method, options)
-  end
-  if not body then
+  -- a buffer is a body packed by the caller (bulk import); it goes to the
+  -- transport as it is (the C transport sends it in place, no copy)
+  local req, eerr = self._protocol.build(contexts[self], method, options, entry, buffer)
+  if not req then
     eerr.method = method
     return nil, errors.new(eerr)
   end
   local read_only
   if entry then read_only = entry.read_only else read_only = methods.is_read_only(method) end
+  -- only a read may be sent twice by anything below this policy
+  req.idempotent = read_only == true
   local attempt = 0
   while true do
     local slot, lerr = acquire(self, method)
@@ -591,7 +507,7 @@ local function perform(self, method, options, entry, buffer)
       lerr.method = method
       return nil, errors.new(lerr)
     end
-    local result, err, retry = exchange(self, method, body, read_only, entry)
+    local result, err, retry = exchange(self, method, req, read_only, entry)
     release(self, slot)
     if result then return result end
     if not retry or attempt >= self.retries then
@@ -666,21 +582,22 @@ end
 --   fb:add(row, "functionOptions[subscribers]", i) ...   (core.form_buffer methods)
 --   client:call_buffer("addSubscriberBulk", fb)
 -- body_buffer returns a core.form_buffer holding the encoded method, type and
--- options (the key included); call_buffer sends it as the request body. REST only.
+-- options (the key included); call_buffer sends it as the request body. Only
+-- a protocol with a form body has one (REST).
 function Client:body_buffer(method, options)
   check_self(self, "body_buffer")
   local entry, cerr = check_raw("body_buffer", method, options)
   if entry == nil then return finish(self, nil, cerr) end
-  if self.protocol ~= "rest" then
-    return finish(self, nil, usage("INVALID_ARGUMENT", "body_buffer needs the rest protocol", method))
+  local make = self._protocol.body_buffer
+  if not make then
+    return finish(self, nil, usage("INVALID_ARGUMENT",
+      ("body_buffer needs a protocol with a form body (rest), not %s"):format(self.protocol), method))
   end
-  local head, err = encode(self, method, options or {})
-  if not head then
+  local fb, err = make(contexts[self], method, options or {})
+  if not fb then
     err.method = method
     return finish(self, nil, errors.new(err))
   end
-  local fb = core.form_buffer()
-  fb:add_raw(head)
   return fb
 end
 

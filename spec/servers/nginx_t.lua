@@ -36,11 +36,11 @@ function M.call()
 end
 
 local function one(t, url, body)
-  local st, a, b, c = t:request(url, body, body and "application/x-www-form-urlencoded" or nil,
-    { ["X-Test"] = "1" })
+  local st, a, b, c = t:request{ url = url, body = body, idempotent = true,
+    headers = { ["X-Test"] = "1", ["Content-Type"] = body and "application/x-www-form-urlencoded" or nil } }
   if st then
-    return { status = st, len = #a, body = #a <= 2000 and a or nil, num_connects = b.num_connects,
-      retry_after = b.retry_after, content_type = b.content_type, trailer = b.headers["x-trailer"] }
+    return { status = st, len = #b, body = #b <= 2000 and b or nil, num_connects = c.num_connects,
+      retry_after = c.retry_after, content_type = c.content_type, trailer = a["x-trailer"] }
   end
   return { code = a, message = b, sent = c }
 end
@@ -59,7 +59,7 @@ end
 
 function M.in_set()
   local t = rt.new{}
-  local st, code, msg, sent = t:request("http://127.0.0.1:1/")
+  local st, code, msg, sent = t:request{ url = "http://127.0.0.1:1/" }
   return cjson.encode{ st = st, code = code, msg = msg, sent = sent, phase = ngx.get_phase(),
     phase_ok = rt.phase_ok(ngx.get_phase()) }
 end

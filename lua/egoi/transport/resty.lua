@@ -6,11 +6,15 @@
 --   M.clock()          ngx.now() after ngx.update_time()
 --   M.sleep(s)         ngx.sleep(s) (never a blocking sleep)
 --   M.new(opts)        transport object (same interface as egoi.transport.curl):
---     t:request(url, body|nil, content_type|nil[, headers])
---       -> status, body, info      info: total_time, num_connects, content_type,
---                                        http_version, retry_after (when sent)
+--     t:request{ verb, url, headers = {Name = value}, body = string|form_buffer|nil,
+--                idempotent = bool }
+--       -> status, headers, body, info   headers: lower-case names, repeats joined
+--                                        with ", "; info: total_time, num_connects,
+--                                        content_type, http_version, retry_after
 --       -> nil, code, message, sent
 --     t:close()
+--   M.supports         the egoi.new options this transport honours (others are
+--                      refused there: proxy, ca_file)
 --
 -- The object keeps no socket between calls (idle connections live in the
 -- ngx_lua keepalive pool), so one transport may be shared by the concurrent
@@ -22,11 +26,25 @@
 -- every path (pooled-connection reuse and stale retry, chunked and
 -- read-until-close bodies, caps, TLS failures, sent/not-sent) the specs
 -- drive against real nginx.
-local type, tostring, tonumber, pairs, ipairs, error, setmetatable, rawget =
-  type, tostring, tonumber, pairs, ipairs, error, setmetatable, rawget
+--
+-- Never a second send of a request that is not idempotent: only an
+-- idempotent one takes a pooled connection and is tried again when that
+-- connection turns out stale (closed without a byte of answer). Any other
+-- goes out once, on a connection of its own, which is closed afterwards.
+local type, tostring, tonumber, pairs, ipairs, error, setmetatable, rawget, pcall =
+  type, tostring, tonumber, pairs, ipairs, error, setmetatable, rawget, pcall
 local concat, floor, max = table.concat, math.floor, math.max
 
 local M = {}
+
+M.supports = {
+  timeout = true, connect_timeout = true, verify_tls = true, user_agent = true,
+  keepalive = true, max_response = true,
+}
+M.refuses = {
+  proxy = "cosockets connect to the server directly",
+  ca_file = "inside nginx the trusted CAs come from lua_ssl_trusted_certificate",
+}
 
 local COSOCKET_PHASES = {
   rewrite = true, access = true, content = true, timer = true,
@@ -210,7 +228,7 @@ local function read_head(ex)
       return nil, "WEIRD_SERVER_REPLY", "the answer does not start with an HTTP/1.x status line"
     end
     status = tonumber(status)
-    local headers, bytes, count = {}, #line, 0
+    local headers, bytes, count, last = {}, #line, 0, nil
     while true do
       local h, herr = recv(ex, "*l")
       if not h then
@@ -227,6 +245,10 @@ local function read_head(ex)
       if name then
         name = name:lower()
         if headers[name] then headers[name] = headers[name] .. ", " .. value else headers[name] = value end
+        last = name
+      elseif last and h:find("^[ \t]") then
+        -- an obsolete folded continuation: joined with a space (RFC 9112 5.2)
+        headers[last] = headers[last] .. " " .. h:match("^%s*(.-)%s*$")
       end
     end
     if status >= 200 or status == 101 then return status, version, headers end
@@ -333,13 +355,13 @@ local function wants_close(version, headers)
 end
 
 -- One attempt on one connection.
--- -> status, body, info | nil, code, message, sent, retry_stale
-local function exchange(self, u, head_lines, body)
+-- -> status, headers, body, info | nil, code, message, sent, retry_stale
+local function exchange(self, u, head_lines, body, verb, pooled)
   local ngx = get_ngx()
   local sock, serr = ngx.socket.tcp()
   if not sock then return nil, "FAILED_INIT", "cannot create a cosocket: " .. tostring(serr), false end
   local ex = {
-    sock = sock, max_response = self.max_response, method = body and "POST" or "GET",
+    sock = sock, max_response = self.max_response, method = verb,
     read_ms = self.read_ms,
   }
   ngx.update_time()
@@ -349,15 +371,21 @@ local function exchange(self, u, head_lines, body)
   if connect_ms > self.timeout * 1000 then connect_ms = floor(self.timeout * 1000) end
   sock:settimeouts(connect_ms, self.send_ms, self.read_ms)
 
-  local pool = ("egoi:%s:%s:%d:%s"):format(u.scheme, u.host, u.port,
-    u.scheme == "https" and (self.verify_tls and "v" or "nv") or "-")
+  -- a request sent once gets a pool name no idle connection is ever kept
+  -- under: always a fresh connection, closed afterwards
+  local pool = ("egoi:%s:%s:%d:%s%s"):format(u.scheme, u.host, u.port,
+    u.scheme == "https" and (self.verify_tls and "v" or "nv") or "-", pooled and "" or ":once")
   local ok, err = sock:connect(u.host, u.port, { pool = pool })
   if not ok then
     return nil, classify_connect(err), ("cannot connect to %s:%d: %s"):format(u.host, u.port, tostring(err)), false
   end
   local reused = sock:getreusedtimes() or 0
   if u.scheme == "https" and reused == 0 then
-    local sess, herr = sock:sslhandshake(nil, u.host, self.verify_tls)
+    -- lua-resty-core may raise ("assertion failed!") instead of returning
+    -- when a handshake fails verification without yielding (seen with
+    -- Debian's nginx 1.22 ngx_lua): a failed handshake all the same
+    local hok, sess, herr = pcall(sock.sslhandshake, sock, nil, u.host, self.verify_tls)
+    if not hok then sess, herr = nil, sess end
     if not sess then
       sock:close()
       return nil, classify_handshake(herr), ("TLS handshake with %s failed: %s"):format(u.host, tostring(herr)), false
@@ -385,38 +413,37 @@ local function exchange(self, u, head_lines, body)
     sock:close()
     return nil, reusable_or_code, msg, true, false
   end
-  if self.keepalive and reusable_or_code and not wants_close(version, headers) then
+  if pooled and self.keepalive and reusable_or_code and not wants_close(version, headers) then
     sock:setkeepalive(self.keepalive_timeout, self.pool_size)
   else
     sock:close()
   end
   ngx.update_time()
-  return status, rbody, {
+  return status, headers, rbody, {
     total_time = ngx.now() - t0,
     num_connects = reused == 0 and 1 or 0,
     content_type = headers["content-type"],
     http_version = version,
     retry_after = retry_after(headers["retry-after"]),
-    headers = headers,
   }
 end
 
-local function build_head(self, u, body, content_type, headers)
+local function build_head(self, u, verb, body, headers, pooled)
   local lines = {}
   header_lines(headers, lines)
   local default_port = (u.scheme == "https" and 443 or 80)
   local host = u.host:find(":", 1, true) and ("[" .. u.host .. "]") or u.host
   if u.port ~= default_port then host = host .. ":" .. u.port end
-  local out = { (body and "POST " or "GET ") .. u.target .. " HTTP/1.1", "Host: " .. host }
+  local out = { verb .. " " .. u.target .. " HTTP/1.1", "Host: " .. host }
   if not has_header(lines, "user-agent") then out[#out + 1] = "User-Agent: " .. self.user_agent end
   if not has_header(lines, "accept") then out[#out + 1] = "Accept: */*" end
-  if body then
-    if content_type and not has_header(lines, "content-type") then
-      out[#out + 1] = "Content-Type: " .. content_type
+  if body or (verb ~= "GET" and verb ~= "DELETE") then
+    if body and not has_header(lines, "content-type") then
+      out[#out + 1] = "Content-Type: application/x-www-form-urlencoded" -- as libcurl does
     end
-    out[#out + 1] = "Content-Length: " .. #body
+    out[#out + 1] = "Content-Length: " .. (body and #body or 0)
   end
-  if not self.keepalive then out[#out + 1] = "Connection: close" end
+  if not (self.keepalive and pooled) then out[#out + 1] = "Connection: close" end
   for _, l in ipairs(lines) do
     local n = l:match("^([^:]+):"):lower()
     if n ~= "host" and n ~= "content-length" and n ~= "transfer-encoding" then out[#out + 1] = l end
@@ -432,42 +459,64 @@ local function unsupported(phase)
       .. " (use rewrite/access/content_by_lua or ngx.timer.at)"):format(tostring(phase)), false
 end
 
-local function request_builtin(self, url, body, content_type, headers)
+local function request_builtin(self, url, verb, body, headers, idempotent)
   local scheme, host, port, target = M.parse_url(url)
   if not scheme then
     return nil, "URL_MALFORMAT", "unsupported or malformed URL (http:// or https:// expected)", false
   end
   local u = { scheme = scheme, host = host, port = port, target = target }
-  local head = build_head(self, u, body, content_type, headers)
+  local head = build_head(self, u, verb, body, headers, idempotent)
   -- A pooled connection may have been closed by the server just before we
-  -- used it; that attempt provably got nothing, so try again (at most twice).
-  local st, a, b, sent, stale
-  for _ = 1, 3 do
-    st, a, b, sent, stale = exchange(self, u, head, body)
+  -- used it; that attempt got nothing back, and only an idempotent request
+  -- uses the pool, so try it again (at most twice). Nothing else is re-sent:
+  -- "got nothing back" never proves the server did not act on a request.
+  local st, a, b, c, stale
+  for _ = 1, idempotent and 3 or 1 do
+    st, a, b, c, stale = exchange(self, u, head, body, verb, idempotent)
     if st or not stale then break end
   end
-  if st then return st, a, b end
-  return nil, a, b, sent
+  if st then return st, a, b, c end
+  return nil, a, b, c
 end
 
 ---------------------------------------------------------------------------
 
-function Transport:request(url, body, content_type, headers)
+local VERBS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = true }
+
+-- t:request{ verb, url, headers, body, idempotent } (see the top of the file)
+function Transport:request(req)
+  if type(req) ~= "table" then
+    error("resty transport: argument 'req' must be a request table", 2)
+  end
+  local url, body, verb, idempotent = req.url, req.body, req.verb, req.idempotent
   if type(url) ~= "string" then
-    error("resty transport: argument 'url' must be a string", 2)
+    error("resty transport: field 'url' must be a string", 2)
   end
   if body ~= nil and type(body) ~= "string" then
-    error("resty transport: argument 'body' must be a string or nil", 2)
+    -- a core.form_buffer (bulk): cosockets need its bytes as a string
+    if type(body) ~= "userdata" or not pcall(function() body = body:string() end) then
+      error("resty transport: field 'body' must be a string, a form_buffer or nil", 2)
+    end
   end
-  if content_type ~= nil and (type(content_type) ~= "string" or not header_ok(content_type)) then
-    error("resty transport: argument 'content_type' must be a header-safe string or nil", 2)
+  if verb == nil then verb = body and "POST" or "GET" end
+  if not VERBS[verb] then
+    error("resty transport: field 'verb' must be GET, POST, PUT, PATCH or DELETE", 2)
+  end
+  if body and verb == "GET" then error("resty transport: a GET request has no body", 2) end
+  if idempotent == nil then
+    idempotent = verb == "GET" -- unless told, only a GET may be sent twice
+  elseif type(idempotent) ~= "boolean" then
+    error("resty transport: field 'idempotent' must be a boolean or nil", 2)
+  end
+  if req.headers ~= nil and type(req.headers) ~= "table" then
+    error("resty transport: field 'headers' must be a table or nil", 2)
   end
   if self.closed then
     return nil, "CLOSED", "the transport is closed", false
   end
   local phase = current_phase()
   if not M.phase_ok(phase) then return unsupported(phase) end
-  return request_builtin(self, url, body, content_type, headers)
+  return request_builtin(self, url, verb, body, req.headers, idempotent)
 end
 
 -- Nothing is held between calls (idle connections belong to the nginx pool).
