@@ -8,7 +8,8 @@ M.DEFAULT_APIKEY = "0123456789abcdef0123456789abcdef01234567"
 M.USAGE = [[
 usage: egoi-sandbox [options]
 
-A stateful local E-goi API v2 server (REST /v2/rest.php, XML-RPC /v2/xmlrpc.php).
+A stateful local E-goi API v2 server (REST /v2/rest.php, XML-RPC /v2/xmlrpc.php,
+SOAP /v2/soap.php and /v2/soap_any.php, WSDLs at ?wsdl).
 
   --host ADDR            address to bind (default 127.0.0.1)
   --port N               port (default 8080; 0 = pick a free port)
@@ -25,6 +26,8 @@ A stateful local E-goi API v2 server (REST /v2/rest.php, XML-RPC /v2/xmlrpc.php)
   --max-fields N         form fields per request (default 4000000)
   --callback-timeout S   timeout of callback deliveries in seconds (default 5)
   --fail-method NAME     make NAME crash (tests INTERNAL_ERROR); repeatable
+  --print-wsdl EP        print the WSDL of EP (soap or soap_any) and exit
+  --wsdl-address URL     soap:address written by --print-wsdl (default the vendor's URL)
   --quiet                no request log on stderr
   --help                 this text
 Sizes accept k, M, G suffixes (powers of 1024).
@@ -86,6 +89,12 @@ function M.parse(argv)
       elseif a == "--callback-timeout" then
         cfg.callback_timeout = tonumber(value(a)) or error("--callback-timeout needs seconds", 0)
       elseif a == "--fail-method" then cfg.fail_methods[value(a):lower()] = true
+      elseif a == "--print-wsdl" then
+        cfg.print_wsdl = value(a)
+        if cfg.print_wsdl ~= "soap" and cfg.print_wsdl ~= "soap_any" then
+          error("--print-wsdl must be soap or soap_any", 0)
+        end
+      elseif a == "--wsdl-address" then cfg.wsdl_address = value(a)
       else error("unknown option " .. a, 0) end
       i = i + 1
     end
