@@ -90,7 +90,8 @@ describe("SOAP stand-in (PHP SoapServer + generated WSDLs)", function()
       .. 'org/soap/envelope/" xmlns:ns1="http://api.e-goi.com/v2/soap.php" xmlns:xsi="http://www.w3.org/2001/XMLSchema'
       .. '-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:ns2="http://xml.apache.org/xml-soap"><SOAP-ENV:'
       .. 'Body><ns1:getLists><functionOptions xsi:type="ns2:Map"><item><key xsi:type="xsd:string">apikey</key><value '
-      .. 'xsi:type="xsd:string">nope</value></item></functionOptions></ns1:getLists></SOAP-ENV:Body></SOAP-ENV:Envelope>'
+      .. 'xsi:type="xsd:string">nope</value></item></functionOptions></ns1:getLists></SOAP-ENV:Body>'
+      .. '</SOAP-ENV:Envelope>'
     local function post(s)
       local chunks = {}
       local _, code = http.request{ url = s:url("/v2/soap.php"), method = "POST",
