@@ -14,7 +14,6 @@
 -- PHP guesses: element children -> struct, else a string).
 local lxp = require "lxp"
 local shape = require "egoi.sandbox.shape"
-local util = require "egoi.sandbox.util"
 
 local M = {}
 
@@ -191,7 +190,7 @@ local function decoder(ids, max_depth)
       local l = t:lower()
       return l == "true" or l == "t" or l == "1"
     elseif kind == "base64" then
-      local b = util.b64decode((t:gsub("%s", "")))
+      local b = require("egoi.sandbox.util").b64decode((t:gsub("%s", "")))  -- util is Lua 5.4 only
       if not b then error("SOAP-ERROR: Encoding: Violation of encoding rules", 0) end
       return b
     elseif kind == "hex" then

@@ -143,7 +143,7 @@ function W:value(name, v, depth)
   elseif k == "map" then
     self:put("<" .. name .. ' xsi:type="ns2:Map">')
     for _, key in ipairs(keys) do
-      self:use("xsi"); self:use("xsd")
+      self:use("xsi")
       local kt = int_key(key) and "xsd:int" or "xsd:string"
       self:put(("<item><key xsi:type=\"%s\">%s</key>"):format(kt, self:scalar_text("string", key)))
       self:value("value", v[key], depth + 1)
@@ -158,14 +158,23 @@ function W:value(name, v, depth)
       local it = self:type_of(items[i])
       if t == nil then t = it elseif t ~= it then t = false; break end
     end
-    if not t then t = self.v12 and "xsd:anyType" or "xsd:ur-type" end
-    self:use(t:match("^([^:]+)"))
+    local enc = self.v12 and "enc" or "SOAP-ENC"
+    if t then
+      -- PHP declares the common item type's prefix, then the encoding's (and, in
+      -- SOAP 1.2, the 1.1 encoding's too for nested arrays); mixed or empty: the
+      -- encoding's prefix first, then xsd for ur-type/anyType
+      self:use(t:match("^([^:]+)"))
+      if self.v12 and t == "enc:Array" then self:use("SOAP-ENC") end
+      self:use(enc)
+    else
+      t = self.v12 and "xsd:anyType" or "xsd:ur-type"
+      self:use(enc)
+      self:use("xsd")
+    end
     local attrs
     if self.v12 then
-      self:use("enc")
       attrs = (' enc:itemType="%s" enc:arraySize="%d" xsi:type="enc:Array"'):format(t, #items)
     else
-      self:use("SOAP-ENC")
       attrs = (' SOAP-ENC:arrayType="%s[%d]" xsi:type="SOAP-ENC:Array"'):format(t, #items)
     end
     if #items == 0 then
@@ -199,6 +208,8 @@ function M.response(version, uri, op, value, rtype)
     if type(err) == "table" then return nil, err[1] end
     error(err, 0)
   end
+  -- as PHP's serializer: xsd and the encoding namespace are always declared, last if unused
+  w:use("xsd")
   w:use(w.v12 and "enc" or "SOAP-ENC")
   local decls = {}
   for _, p in ipairs(w.order) do
