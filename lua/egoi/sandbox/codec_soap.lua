@@ -65,17 +65,8 @@ function M.serve(req, ctx, route)
   local options = {}
   local input = op.inputs[1]
   if input then
-    local node
-    for _, p in ipairs(call.parts) do
-      if p.name == input.name then node = p; break end
-    end
-    if not node then
-      if #call.parts == 1 then node = call.parts[1]
-      elseif #call.parts == 0 then return fault(v, "Client", "Missing parameter", op.name)
-      else return fault(v, "Client", "Error cannot find parameter", op.name) end
-    end
-    local ok, value = pcall(call.decode, node, DECLARED[input.type])
-    if not ok then return fault(v, "Server", tostring(value), op.name) end
+    local value, code, text = soap_read.argument(call, input.name, DECLARED[input.type])
+    if code then return fault(v, code, text, op.name) end
     value = soap_read.to_options(value)
     if input.name == "functionOptions" then
       if type(value) == "table" then options = value end

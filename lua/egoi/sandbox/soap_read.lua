@@ -7,6 +7,7 @@
 --   call   = { version = "1.1"|"1.2", op = "<local name>", parts = { node, ... },
 --             decode = function(node, declared) -> value }
 --   fault  = { code = "Client"|"Server"|"VersionMismatch"|"MustUnderstand", text = "...", version = }
+-- argument(call, name, declared) picks and decodes one part (below).
 -- Decoded values: strings, integers, floats, booleans, M.NULL, lists
 -- (shape.list, 1-based) and maps (string keys). `declared` is the WSDL
 -- type of the part: "array" (soap-enc:Array: an element without a known
@@ -14,6 +15,7 @@
 -- PHP guesses: element children -> struct, else a string).
 local lxp = require "lxp"
 local shape = require "egoi.sandbox.shape"
+local util = require "egoi.sandbox.util"
 
 local M = {}
 
@@ -190,7 +192,7 @@ local function decoder(ids, max_depth)
       local l = t:lower()
       return l == "true" or l == "t" or l == "1"
     elseif kind == "base64" then
-      local b = require("egoi.sandbox.util").b64decode((t:gsub("%s", "")))  -- util is Lua 5.4 only
+      local b = util.b64decode((t:gsub("%s", "")))
       if not b then error("SOAP-ERROR: Encoding: Violation of encoding rules", 0) end
       return b
     elseif kind == "hex" then
@@ -278,6 +280,24 @@ function M.read(body, limits)
   if not op then return nil, flt("Client", 'looks like we got "Body" without function call') end
   local decode = decoder(ids, limits.max_depth or 64)
   return { version = version, op = op.name, parts = op.kids, decode = decode }
+end
+
+-- argument(call, name, declared) -> value | nil, fault_code, fault_text
+-- The part `name` of the operation, decoded: matched by name, else by position
+-- when the operation element has exactly one child (PHP's rule).
+function M.argument(call, name, declared)
+  local node
+  for _, p in ipairs(call.parts) do
+    if p.name == name then node = p; break end
+  end
+  if not node then
+    if #call.parts == 1 then node = call.parts[1]
+    elseif #call.parts == 0 then return nil, "Client", "Missing parameter"
+    else return nil, "Client", "Error cannot find parameter" end
+  end
+  local ok, value = pcall(call.decode, node, declared)
+  if not ok then return nil, "Server", tostring(value) end
+  return value
 end
 
 -- the REST shape the handlers know: scalars as strings (booleans "1"/"0"),
