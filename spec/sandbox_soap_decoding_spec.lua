@@ -3,6 +3,7 @@
 -- each endpoint's generated WSDL (soap.php declares soap-enc:Array, soap_any.php
 -- xsd:anyType): same values, or the same fault.
 local cjson = require("cjson").new()
+local oracle = require "servers.soap_oracle"
 local shape = require "egoi.sandbox.shape"
 local soap_read = require "egoi.sandbox.soap_read"
 
@@ -109,19 +110,7 @@ describe("egoi.sandbox.soap_read against PHP SoapServer", function()
     describe(ep .. ".php", function()
       local answers
       setup(function()
-        local wsdl, input = os.tmpname(), os.tmpname()
-        assert(os.execute("bin/egoi-sandbox --print-wsdl " .. ep .. " > " .. wsdl))
-        local f = assert(io.open(input, "wb"))
-        f:write(cjson.encode(ENVELOPES))
-        f:close()
-        local p = assert(io.popen(("php spec/servers/soap_oracle.php decode %s < %s 2>&1"):format(wsdl, input)))
-        local text = p:read("*a")
-        p:close()
-        os.remove(wsdl)
-        os.remove(input)
-        local ok, out = pcall(cjson.decode, text)
-        assert(ok and type(out) == "table" and #out == #ENVELOPES, text)
-        answers = out
+        answers = oracle.run("decode", ep, cjson.encode(ENVELOPES), #ENVELOPES)
       end)
       for i, env in ipairs(ENVELOPES) do
         it("decodes envelope " .. i .. " as PHP does", function()

@@ -6,7 +6,7 @@
 // writes maps in that order), JSON arrays PHP lists; `tagged` is the PHP value
 // as {"t": "list"|"map"|"int"|"float"|"string"|"bool"|"null", "v": ...} (maps
 // as a list of [key, tagged] pairs) so the spec can build the same Lua value.
-//   php spec/servers/soap_oracle.php WSDL_FILE < values.json
+//   php spec/servers/soap_oracle.php encode WSDL_FILE < values.json
 // Decoding oracle: the same server decodes each request envelope of a JSON list
 // (the operation is getLists, its part functionOptions); prints a JSON list of
 // { "value": tagged | null, "fault": faultstring | null } (stdClass objects
@@ -81,7 +81,7 @@ foreach ($values as $v) {
     Oracle::$value = sorted($v);
     $r = array('value' => tagged(Oracle::$value));
     foreach ($envs as $ver => $env) {
-        $s = new SoapServer($argv[1], array('cache_wsdl' => WSDL_CACHE_NONE));
+        $s = new SoapServer($argv[2], array('cache_wsdl' => WSDL_CACHE_NONE));
         $s->setClass('Oracle');
         ob_start();
         $s->handle($env);
