@@ -364,7 +364,7 @@ describe("egoi-sandbox SOAP wire forms", function()
       .. "Reason><env:Text>Procedure not present</env:Text></env:Reason></env:Fault></env:Body></env:Envelope>\n", body)
   end)
 
-  it("refuses DOCTYPE/entities and deep nesting, and keeps serving", function()
+  it("refuses DOCTYPE/entities, deep nesting and multiRef bombs, and keeps serving", function()
     local bomb = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
       .. env11("<ns1:getLists><functionOptions>&b;</functionOptions></ns1:getLists>"):gsub("^<%?xml[^>]*>\n", "")
     local code, body = post(S, "/v2/soap.php", bomb)
@@ -375,6 +375,16 @@ describe("egoi-sandbox SOAP wire forms", function()
       .. "</functionOptions></ns1:getLists>"))
     assert.equal(500, code)
     assert.truthy(body:find("Bad Request", 1, true))
+    -- multiRef sharing that would expand to 10^12 values
+    local refs = { '<functionOptions href="#r0"/>' }
+    for i = 0, 11 do
+      refs[#refs + 1] = ('<multiRef id="r%d" xsi:type="SOAP-ENC:Array">%s</multiRef>'):format(i,
+        i < 11 and ('<v href="#r' .. (i + 1) .. '"/>'):rep(10) or "<v>x</v>")
+    end
+    code, body = post(S, "/v2/soap_any.php", env11("<ns1:getLists>" .. refs[1] .. "</ns1:getLists>"
+      .. table.concat(refs, "", 2), ANY))
+    assert.equal(500, code)
+    assert.truthy(body:find("too many references", 1, true), body)
     code = post(S, "/v2/soap.php", env11('<ns1:getLists><functionOptions xsi:type="ns2:Map">'
       .. map{ { "apikey", KEY } }
       .. "</functionOptions></ns1:getLists>"))

@@ -136,7 +136,7 @@ local function parse(body, limits)
     return nil, fault("Client", "Bad Request")
   end
   if not res or not root then return nil, fault("Client", "Bad Request") end
-  return root, ids, msg
+  return root, ids, nodes
 end
 
 -- decode -----------------------------------------------------------------
@@ -145,7 +145,9 @@ local function text_of(n) return table.concat(n.text) end
 
 local function elements(n) return n.kids end
 
-local function decoder(ids, max_depth)
+-- `budget` bounds the values built: href/id sharing cannot expand a small
+-- document into an exponential tree (a "billion laughs" made of multiRefs)
+local function decoder(ids, max_depth, budget)
   local decode
   local function deref(n)
     local hops = 0
@@ -204,6 +206,8 @@ local function decoder(ids, max_depth)
   function decode(n, declared, depth)
     depth = depth or 0
     if depth > max_depth then error("SOAP-ERROR: Encoding: document nested too deep", 0) end
+    budget = budget - 1
+    if budget < 0 then error("SOAP-ERROR: Encoding: too many references", 0) end
     n = deref(n)
     if n.isnil then return M.NULL end
     local kind = kind_of(n.type)
@@ -259,7 +263,7 @@ function M.read(body, limits)
   if body:find("<!DOCTYPE", 1, true) or body:find("<!doctype", 1, true) or body:find("<!ENTITY", 1, true) then
     return nil, fault("Server", "DTD are not supported by SOAP")
   end
-  local root, ids = parse(body, limits)
+  local root, ids, nodes = parse(body, limits)
   if not root then return nil, ids end
   local version = root.uri == ENV11 and "1.1" or (root.uri == ENV12 and "1.2") or nil
   if root.name ~= "Envelope" or not version then return nil, fault("VersionMismatch", "Wrong Version") end
@@ -278,7 +282,7 @@ function M.read(body, limits)
   end
   local op = bodyn.kids[1]
   if not op then return nil, flt("Client", 'looks like we got "Body" without function call') end
-  local decode = decoder(ids, limits.max_depth or 64)
+  local decode = decoder(ids, limits.max_depth or 64, 4 * nodes + 1000)
   return { version = version, op = op.name, parts = op.kids, decode = decode }
 end
 
