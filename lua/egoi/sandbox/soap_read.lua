@@ -58,6 +58,13 @@ end
 
 local function fault(code, text) return { code = code, text = text } end
 
+-- Element nodes are kept small (bulk requests carry millions of leaves): `name`,
+-- `uri` only when namespaced, `kids` only when it has children (read them with
+-- kids()), `text` a string or a list of pieces, `type` an interned QName table.
+local NO_KIDS = setmetatable({}, { __newindex = function() error("NO_KIDS is read-only") end })
+local function kids(n) return n.kids or NO_KIDS end
+M.kids = kids
+
 -- parse ------------------------------------------------------------------
 
 local function parse(body, limits)
@@ -65,12 +72,17 @@ local function parse(body, limits)
   local scopes = {}            -- prefix -> stack of URIs ("" = default)
   local stack, nodes = {}, 0
   local root, ids = nil, {}
+  local qnames = {}
   local function resolve_qname(v)
     if not v then return nil end
     local pre, l = v:match("^%s*([^:%s]+):([^%s]+)%s*$")
     if not pre then pre, l = "", v:match("^%s*(.-)%s*$") end
     local s = scopes[pre]
-    return { uri = s and s[#s] or "", name = l }
+    local uri = s and s[#s] or ""
+    local key = uri .. SEP .. l
+    local q = qnames[key]
+    if not q then q = { uri = uri, name = l }; qnames[key] = q end
+    return q
   end
   local function fail(msg) error({ msg }, 0) end
   local cb = {
@@ -91,7 +103,8 @@ local function parse(body, limits)
       if nodes > max_nodes then fail("too many elements") end
       if #stack >= max_depth then fail("document nested too deep") end
       local uri, l = split(name)
-      local n = { uri = uri, name = l, kids = {}, text = {}, attrs = {} }
+      local n = { name = l }
+      if uri ~= "" then n.uri = uri end
       for i = 1, #attrs do
         local an = attrs[i]
         local auri, al = split(an)
@@ -113,12 +126,21 @@ local function parse(body, limits)
         end
       end
       local parent = stack[#stack]
-      if parent then parent.kids[#parent.kids + 1] = n else root = n end
+      if parent then
+        local list = parent.kids
+        if not list then list = {}; parent.kids = list end
+        list[#list + 1] = n
+      else
+        root = n
+      end
       stack[#stack + 1] = n
     end,
     CharacterData = function(_, s)
-      local t = stack[#stack].text
-      t[#t + 1] = s
+      local top = stack[#stack]
+      local t = top.text
+      if t == nil then top.text = s
+      elseif type(t) == "string" then top.text = { t, s }
+      else t[#t + 1] = s end
     end,
     EndElement = function() stack[#stack] = nil end,
   }
@@ -138,9 +160,14 @@ end
 
 -- decode -----------------------------------------------------------------
 
-local function text_of(n) return table.concat(n.text) end
+local function text_of(n)
+  local t = n.text
+  if t == nil then return "" end
+  if type(t) == "string" then return t end
+  return table.concat(t)
+end
 
-local function elements(n) return n.kids end
+local elements = kids
 
 -- `budget` bounds the values built: href/id sharing cannot expand a small
 -- document into an exponential tree (a "billion laughs" made of multiRefs)
@@ -167,7 +194,7 @@ local function decoder(ids, max_depth, budget)
   end
   local function guess(n)
     if n.arrayish then return "array" end
-    if #n.kids > 0 then return "struct" end
+    if n.kids then return "struct" end
     return "string"
   end
   local function scalar(kind, n)
@@ -221,7 +248,7 @@ local function decoder(ids, max_depth, budget)
       local out, count = {}, 0
       for _, it in ipairs(elements(n)) do
         local key, value
-        for _, c in ipairs(it.kids) do
+        for _, c in ipairs(kids(it)) do
           if c.name == "key" and not key then key = c elseif c.name == "value" and not value then value = c end
         end
         if not key then error("SOAP-ERROR: Encoding: Can't decode apache map, missing key", 0) end
@@ -267,20 +294,20 @@ function M.read(body, limits)
   local env = root.uri
   local function flt(code, text) local f = fault(code, text); f.version = version; return f end
   local head, bodyn
-  for _, k in ipairs(root.kids) do
+  for _, k in ipairs(kids(root)) do
     if k.uri == env and k.name == "Header" and not head and not bodyn then head = k
     elseif k.uri == env and k.name == "Body" and not bodyn then bodyn = k end
   end
   if not bodyn then return nil, flt("Client", "Body must be present in a SOAP envelope") end
   if head then
-    for _, h in ipairs(head.kids) do
+    for _, h in ipairs(kids(head)) do
       if h.must then return nil, flt("MustUnderstand", "Header not understood") end
     end
   end
-  local op = bodyn.kids[1]
+  local op = kids(bodyn)[1]
   if not op then return nil, flt("Client", 'looks like we got "Body" without function call') end
   local decode = decoder(ids, limits.max_depth or 64, 4 * nodes + 1000)
-  return { version = version, op = op.name, parts = op.kids, decode = decode }
+  return { version = version, op = op.name, parts = kids(op), decode = decode }
 end
 
 -- argument(call, name, declared) -> value | nil, fault_code, fault_text
