@@ -6,7 +6,7 @@
 PKGS="lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev libcurl4-openssl-dev libexpat1-dev
 lua-cjson lua-busted lua-socket lua-expat lua-posix lua-check luarocks php-cli python3
 nginx libnginx-mod-http-lua pkg-config valgrind make gcc openssl time locales
-libhiredis-dev redis-server"
+libhiredis-dev redis-server php-soap python3-zeep python3-suds"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -11,7 +11,7 @@ local Api = {}
 Api.__index = Api
 
 local MODULES = { "egoi.sandbox.m_account", "egoi.sandbox.m_lists", "egoi.sandbox.m_subscribers",
-                  "egoi.sandbox.m_campaigns" }
+                  "egoi.sandbox.m_campaigns", "egoi.sandbox.m_status" }
 -- methods answering a bad key with the scalar INVALID (§9); all others ERROR NO_ACCESS
 local SCALAR_INVALID = { getclientdata = true, getuserdata = true, getlists = true }
 

@@ -8,7 +8,8 @@ M.DEFAULT_APIKEY = "0123456789abcdef0123456789abcdef01234567"
 M.USAGE = [[
 usage: egoi-sandbox [options]
 
-A stateful local E-goi API server: v2 (REST /v2/rest.php, XML-RPC /v2/xmlrpc.php) and v3 (JSON, at the root).
+A stateful local E-goi API server: v2 (REST /v2/rest.php, XML-RPC /v2/xmlrpc.php,
+SOAP /v2/soap.php and /v2/soap_any.php, WSDLs at ?wsdl) and v3 (JSON, at the root).
 
   --host ADDR            address to bind (default 127.0.0.1)
   --port N               port (default 8080; 0 = pick a free port)
@@ -25,6 +26,8 @@ A stateful local E-goi API server: v2 (REST /v2/rest.php, XML-RPC /v2/xmlrpc.php
   --max-fields N         form fields per request (default 4000000)
   --callback-timeout S   timeout of callback deliveries in seconds (default 5)
   --fail-method NAME     make NAME crash (tests INTERNAL_ERROR); repeatable
+  --print-wsdl EP        print the WSDL of EP (soap or soap_any) and exit
+  --wsdl-address URL     soap:address written by --print-wsdl (default the vendor's URL)
 API v3 (every path not under /v2/; see doc/SANDBOX.md):
   --v3-rate-limit C/S    X-RateLimit-*: C calls per S seconds per key (default 100/60; 0 = off)
   --v3-account-limit C/S X-Account-*: C calls per S seconds per account (default 150/3600; 0 = off)
@@ -105,6 +108,12 @@ function M.parse(argv)
       elseif a == "--callback-timeout" then
         cfg.callback_timeout = tonumber(value(a)) or error("--callback-timeout needs seconds", 0)
       elseif a == "--fail-method" then cfg.fail_methods[value(a):lower()] = true
+      elseif a == "--print-wsdl" then
+        cfg.print_wsdl = value(a)
+        if cfg.print_wsdl ~= "soap" and cfg.print_wsdl ~= "soap_any" then
+          error("--print-wsdl must be soap or soap_any", 0)
+        end
+      elseif a == "--wsdl-address" then cfg.wsdl_address = value(a)
       elseif a == "--v3-rate-limit" or a == "--v3-account-limit" then
         local c, w = ratelimit.parse(value(a))
         if not c then error(a .. " needs CALLS/SECONDS or 0", 0) end

@@ -27,6 +27,11 @@ function M.run(argv)
     return 64
   end
   if cfg.help then io.stdout:write(cli.USAGE); return 0 end
+  if cfg.print_wsdl then
+    local names = apimod.new(store.new{ seed = cfg.seed }, cfg):names()
+    io.stdout:write(require("egoi.sandbox.wsdl").generate(cfg.print_wsdl, names, cfg.wsdl_address))
+    return 0
+  end
 
   local function log(msg, t0)
     if cfg.quiet then return end

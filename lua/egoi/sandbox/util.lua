@@ -95,9 +95,10 @@ function M.b64decode(s)
     nbits = nbits + 6
     if nbits >= 8 then
       nbits = nbits - 8
-      local byte = bits // (1 << nbits)
+      local p = 2 ^ nbits
+      local byte = math.floor(bits / p)
       out[#out + 1] = string.char(byte)
-      bits = bits - byte * (1 << nbits)
+      bits = bits - byte * p
     end
   end
   return table.concat(out)
