@@ -10,6 +10,17 @@ local function mode(path)
   return m
 end
 
+-- Replaces server.free_port: the n-th pick is `taken` when n == at, else a real free port.
+-- Returns the list of picks and a function that puts the real one back.
+local function pick_taken(at, taken)
+  local real, picks = server.free_port, {}
+  server.free_port = function()
+    picks[#picks + 1] = #picks + 1 == at and taken or real()
+    return picks[#picks]
+  end
+  return picks, function() server.free_port = real end
+end
+
 describe("helpers.server", function()
   it("free_port: a bindable port below the ephemeral range", function()
     local low = tonumber((server.read_file("/proc/sys/net/ipv4/ip_local_port_range") or "32768"):match("%d+"))
@@ -42,13 +53,9 @@ describe("helpers.server", function()
     -- another copy of the suite listens on the port our free_port() returns first
     local foreign = server.start{ cmd = "python3 spec/servers/counter.py {port}" }
     local taken = foreign.port
-    local real, picks = server.free_port, {}
-    server.free_port = function()
-      picks[#picks + 1] = #picks == 0 and taken or real()
-      return picks[#picks]
-    end
+    local picks, restore = pick_taken(1, taken)
     local ok, s = pcall(server.start, { cmd = "python3 spec/servers/counter.py {port}" })
-    server.free_port = real
+    restore()
     foreign:stop()
     assert(ok, s)
     assert.equal(2, #picks)
@@ -87,5 +94,43 @@ describe("helpers.server", function()
     server.rmdir(b)
     assert.is_nil(mode(a))
     server.rmdir("/") -- only what tmpdir made
+  end)
+end)
+
+describe("helpers.nginx", function()
+  local nginx = require "helpers.nginx"
+
+  it("runs the workers as the invoking user, in a private prefix", function()
+    local n = nginx.start{ workers = 1 }
+    local ok, err = pcall(function()
+      local p = io.popen("id -u; id -un")
+      local uid, name = p:read("*l"), p:read("*l")
+      p:close()
+      assert.equal(uid == "0", n.conf:find("^user " .. name .. " ") ~= nil, n.conf:sub(1, 80))
+      assert.equal("700", mode(n.prefix))
+      local workers = n:worker_pids()
+      assert.equal(1, #workers)
+      p = io.popen("ps -o user= -p " .. workers[1])
+      assert.equal(name, (p:read("*l") or ""):match("%S+"))
+      p:close()
+      assert.equal(404, (nginx.request(n.port, "GET", "/nothing-here")))
+    end)
+    local prefix = n.prefix
+    n:stop()
+    assert(ok, err)
+    assert.is_nil(mode(prefix))
+  end)
+
+  it("moves to other ports when one is taken, and gives every @PORT_<NAME>@ its own", function()
+    local foreign = server.start{ cmd = "python3 spec/servers/counter.py {port}" }
+    local picks, restore = pick_taken(2, foreign.port) -- the first @PORT_TWO@ is taken
+    local ok, n = pcall(nginx.start, { extra = "listen 127.0.0.1:@PORT_TWO@;" })
+    restore()
+    foreign:stop()
+    assert(ok, n)
+    assert.equal(4, #picks)
+    assert.same({ picks[3], picks[4] }, { n.port, n.ports.TWO })
+    assert.equal(404, (nginx.request(n.ports.TWO, "GET", "/x")))
+    n:stop()
   end)
 end)

@@ -167,6 +167,7 @@ local function listening_inodes(port)
   return readable and found or nil
 end
 
+-- the pids of pid's children
 local function children(pid)
   local out = {}
   local f = io.popen("ps -o pid= --ppid " .. pid .. " 2>/dev/null")
@@ -177,6 +178,8 @@ local function children(pid)
   f:close()
   return out
 end
+
+M.children = children
 
 local function holds(pid, inodes)
   local f = io.popen("ls -l /proc/" .. pid .. "/fd 2>/dev/null")
