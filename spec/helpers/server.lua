@@ -247,12 +247,11 @@ end
 local function launch(opts, port)
   local dir = M.tmpdir("egoi-server")
   local self = setmetatable({ port = port, dir = dir, logfile = dir .. "/log", pidfile = dir .. "/pid" }, Server)
-  local env = {}
+  local env = { "EGOI_SERVER_DIR=" .. shell_quote(dir) }
   for k, v in pairs(opts.env or {}) do env[#env + 1] = k .. "=" .. shell_quote(v) end
   local cmd = opts.cmd:gsub("{port}", tostring(port))
   -- `exec` replaces the subshell so the pid is the server's own.
-  os.execute(("exec %s%s >%s 2>&1 </dev/null & echo $! >%s"):format(
-    #env > 0 and ("env " .. table.concat(env, " ") .. " ") or "", cmd,
+  os.execute(("exec env %s %s >%s 2>&1 </dev/null & echo $! >%s"):format(table.concat(env, " "), cmd,
     shell_quote(self.logfile), shell_quote(self.pidfile)))
   self.pid = tonumber(((read_file(self.pidfile) or ""):match("%d+")))
   local deadline = socket.gettime() + (opts.timeout or 10)
@@ -277,7 +276,8 @@ end
 -- opts.cmd: shell command with {port}; opts.port: fixed port (default free,
 -- and a new one for each retry); opts.timeout: seconds to wait for
 -- readiness (default 10); opts.ready(server): readiness test (default: the
--- port accepts connections); opts.env: table.
+-- port accepts connections); opts.env: table. The server also gets
+-- EGOI_SERVER_DIR: its private directory (s.dir, removed by stop).
 function M.start(opts)
   local tries = opts.port and 1 or 5
   local err
