@@ -75,7 +75,7 @@ describe("bin/egoi", function()
     assert.equal(1, code)
     assert.truthy(err:find("egoi: INVALID:", 1, true))
     assert.falsy(err:find("not-a-key", 1, true)) -- the key never appears
-    code, _, err = egoi("lists", { EGOI_URL = "http://127.0.0.1:" .. server.free_port() .. "/v2/rest.php" })
+    code, _, err = egoi("lists", { EGOI_URL = "http://127.0.0.1:" .. server.refused_port() .. "/v2/rest.php" })
     assert.equal(3, code)
     assert.truthy(err:find("egoi: COULDNT_CONNECT:", 1, true))
   end)

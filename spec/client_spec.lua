@@ -249,7 +249,7 @@ end)
 
 describe("egoi client transport failures", function()
   it("reports a refused connection as a transport error after retrying", function()
-    local port = server.free_port()
+    local port = server.refused_port()
     local sleeps = {}
     local c = egoi.new{ apikey = KEY, url = ("http://127.0.0.1:%d/v2/rest.php"):format(port),
       rate_limit = false, retries = 2, sleep = function(s) sleeps[#sleeps + 1] = s end }

@@ -1,67 +1,26 @@
 local errors = require("egoi.errors")
 
--- The vendor's English error table (one "CODEDescription" per line) and the API notes (§4).
-local SEED = os.getenv("EGOI_ERROR_SEED") or "../shared/seed/000_8257320324b9e239.txt"
-local NOTES = os.getenv("EGOI_API_NOTES") or "../shared/egoi-v2-api.md"
-
-local function read(path)
-  local f = assert(io.open(path, "rb"), "cannot open " .. path)
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
--- Codes are upper-case with underscores and every description starts with a capital letter,
--- so the greedy upper-case run takes exactly one character too many.
-local function seed_codes()
-  local text = read(SEED)
-  local rows, in_table = {}, false
-  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
-    line = line:gsub("\r$", "")
-    if line:match("^ErrorWhat it means") then
-      in_table = true
-    elseif in_table then
-      if line == "" then break end
-      local run = line:match("^([A-Z_]+)[^A-Z_]")
-      assert(run, "unparsable seed row: " .. line)
-      local code = run:sub(1, -2)
-      rows[#rows + 1] = { code = code, description = line:sub(#code + 1) }
-    end
-  end
-  return rows
-end
-
-local function notes_codes()
-  local text = read(NOTES)
-  local section = assert(text:match("\n## 4%. Error codes\n(.-)\n## 5%."), "no §4 in notes")
-  local codes = {}
-  for line in section:gmatch("[^\n]+") do
-    local first = line:match("^| (.-) |")
-    if first and first ~= "Code" then
-      for code in first:gmatch("`([A-Z_]+)`") do
-        codes[#codes + 1] = code
-      end
-    end
-  end
-  return codes
-end
+-- The vendor error codes as the reference material lists them (its English error table and
+-- §4 of the API notes), kept in the repo: tools/error_codes.lua regenerates the file.
+local HERE = (debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$")) or "."
+local VENDOR = dofile(HERE .. "/data/vendor_error_codes.lua")
 
 describe("egoi.errors", function()
   describe("catalogue", function()
     it("holds every code of the vendor's English table", function()
-      local rows = seed_codes()
-      assert.is_true(#rows >= 60, "parsed only " .. #rows .. " rows")
-      for _, row in ipairs(rows) do
-        local entry = errors.catalogue[row.code]
-        assert.is_table(entry, "missing seed code " .. row.code)
+      local codes = VENDOR.english_table
+      assert.is_true(#codes >= 60, "only " .. #codes .. " codes")
+      for _, code in ipairs(codes) do
+        local entry = errors.catalogue[code]
+        assert.is_table(entry, "missing code of the English table " .. code)
         assert.equal("api", entry.kind)
-        assert.is_true(errors.is_api_code(row.code))
+        assert.is_true(errors.is_api_code(code))
       end
     end)
 
     it("holds every code listed in §4 of the API notes", function()
-      local codes = notes_codes()
-      assert.is_true(#codes >= 80, "parsed only " .. #codes .. " codes")
+      local codes = VENDOR.api_notes
+      assert.is_true(#codes >= 80, "only " .. #codes .. " codes")
       for _, code in ipairs(codes) do
         assert.is_table(errors.catalogue[code], "missing notes code " .. code)
         assert.equal("api", errors.catalogue[code].kind)

@@ -83,7 +83,7 @@ local function stop_servers()
 end
 
 local function url_for(fault, path)
-  if fault == "refused" then return ("http://127.0.0.1:%d%s"):format(server.free_port(), path) end
+  if fault == "refused" then return ("http://127.0.0.1:%d%s"):format(server.refused_port(), path) end
   if fault == "tls" then return ("https://127.0.0.1:%d%s"):format(tls.port, path) end
   return plain:url(path)
 end

@@ -685,9 +685,11 @@ describe("several processes share one file #multiprocess", function()
         ("%d arrivals within %gs starting at %.6f"):format(calls + 1, arrivals[i + calls] - arrivals[i], arrivals[i]))
     end
     -- the budget was used: the most the limit allows in `duration` seconds
-    -- is calls * ceil(duration / window); expect at least 90 % of it
+    -- is calls * ceil(duration / window). Real processes on a wall clock: a
+    -- busy machine delays them, so expect only half of it (the exact use of
+    -- the window is proven with an injected clock in "window arithmetic")
     local max = calls * math.ceil(duration / window)
     assert.is_true(#arrivals <= max, #arrivals .. " > " .. max)
-    assert.is_true(#arrivals >= 0.9 * max, ("only %d of %d calls made"):format(#arrivals, max))
+    assert.is_true(#arrivals >= 0.5 * max, ("only %d of %d calls made"):format(#arrivals, max))
   end)
 end)

@@ -241,7 +241,7 @@ describe("redis limiter: faults #redis", function()
   local socket = require "socket"
 
   it("Redis unreachable: LIMITER_UNAVAILABLE at once", function()
-    local port = server.free_port()
+    local port = server.refused_port()
     local lim = rl.new{ url = ("redis://:topsecret@127.0.0.1:%d/0"):format(port), key = "abc", calls = 1 }
     local t0 = core.now()
     local ok, code, msg = lim:reserve(0)
@@ -407,7 +407,7 @@ describe("redis limiter: the client #redis", function()
 
   it("fails closed: Redis down -> a rate_limit error and no call sent", function()
     local logged = {}
-    local c = client({ redis = ("redis://:topsecret@127.0.0.1:%d/0"):format(server.free_port()) }, logged)
+    local c = client({ redis = ("redis://:topsecret@127.0.0.1:%d/0"):format(server.refused_port()) }, logged)
     local before = arrivals()
     local res, err = c:call("getUserData", {})
     assert.is_nil(res)
@@ -421,7 +421,7 @@ describe("redis limiter: the client #redis", function()
   it("on_unavailable = \"local\": the host's own limiter, with a warning", function()
     local logged = {}
     local d = os.tmpname()
-    local c = client({ redis = ("redis://127.0.0.1:%d/0"):format(server.free_port()), on = "local",
+    local c = client({ redis = ("redis://127.0.0.1:%d/0"):format(server.refused_port()), on = "local",
       state_file = d }, logged)
     local before = arrivals()
     c:call("getUserData", {})
@@ -471,7 +471,7 @@ describe("redis limiter: egoi limits (EGOI_RATE_REDIS) #redis", function()
     assert.equal(4, code, out)
     assert.matches("LIMITER_AUTH_FAILED", out, 1, true)
     assert.is_nil(out:find("secret", 1, true), out)
-    code, out = egoi_cli("lists", { EGOI_RATE_REDIS = ("redis://:cli-secret@127.0.0.1:%d/0"):format(server.free_port()),
+    code, out = egoi_cli("lists", { EGOI_RATE_REDIS = ("redis://:cli-secret@127.0.0.1:%d/0"):format(server.refused_port()),
       EGOI_URL = "http://127.0.0.1:1/" })
     assert.equal(4, code, out)
     assert.matches("LIMITER_UNAVAILABLE", out, 1, true)
@@ -589,7 +589,7 @@ describe("redis limiter: several hosts and a 2-worker nginx on one Redis #multip
 
   it("the client inside nginx uses cosockets; fails closed, or falls back to the shdict", function()
     local up = server.start{ cmd = "python3 spec/servers/nginx_upstream.py {port}" }
-    local dead = ("redis://:topsecret@127.0.0.1:%d/0"):format(server.free_port())
+    local dead = ("redis://:topsecret@127.0.0.1:%d/0"):format(server.refused_port())
     local function call(redis_url, on)
       local st, body = nginx.request(ng.port, "GET", "/r/call?redis=" .. q(redis_url) .. "&url="
         .. q(up:url("/api")) .. (on and "&on=" .. on or ""))

@@ -793,10 +793,9 @@ describe("egoi-sandbox", function()
 
   describe("callbacks", function()
     it("POSTs addSubscriber / editSubscriber / removeSubscriber forms with XML", function()
-      local port = server.free_port()
       local sinkfile = os.tmpname()
-      local sink = server.start{ cmd = "python3 spec/servers/sandbox_callback_sink.py {port} " .. sinkfile,
-                                 port = port }
+      local sink = server.start{ cmd = "python3 spec/servers/sandbox_callback_sink.py {port} " .. sinkfile }
+      local port = sink.port
       local ok, err = pcall(function()
         local lid = call(S, "createList", { nome = "Callbacks" }).LIST_ID
         local fid = call(S, "addExtraField", { listID = lid, name = "city" }).NEW_ID

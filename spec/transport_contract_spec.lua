@@ -50,7 +50,7 @@ describe("transport contract", function()
 
   it("holds on the libcurl transport", function()
     local t = require("egoi.transport.curl").new{ timeout = 5, connect_timeout = 5 }
-    local r = scenario.run(t, srv:url(""), ("http://127.0.0.1:%d/"):format(server.free_port()))
+    local r = scenario.run(t, srv:url(""), ("http://127.0.0.1:%d/"):format(server.refused_port()))
     t:close()
     check(r)
   end)
@@ -66,7 +66,7 @@ describe("transport contract", function()
         ngx.print(require("cjson").encode(require("transport_contract").run(t, a.base, a.refused)))
       } }]] }
     local st, body = nginx.request(ng.port, "GET", ("/contract?base=%s&refused=%s"):format(
-      srv:url(""):gsub(":", "%%3A"), ("http://127.0.0.1:%d/"):format(server.free_port()):gsub(":", "%%3A")))
+      srv:url(""):gsub(":", "%%3A"), ("http://127.0.0.1:%d/"):format(server.refused_port()):gsub(":", "%%3A")))
     ng:stop()
     assert.equal(200, st, body)
     check(cjson.decode(body))

@@ -271,7 +271,7 @@ describe("egoi.core.http_client", function()
   describe("failures", function()
     it("reports a refused connection as COULDNT_CONNECT, not sent", function()
       local c = core.http_client{ timeout = 5 }
-      local port = server.free_port()
+      local port = server.refused_port()
       local r = { call(c, ("http://127.0.0.1:%d/v2/rest.php"):format(port), SECRET,
         "application/x-www-form-urlencoded") }
       assert.is_nil(r[1])

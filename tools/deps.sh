@@ -16,9 +16,11 @@ if [ "$(id -u)" = 0 ]; then
   echo "deps: installing$missing"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null 2>&1 || apt-get update
+  log=$(mktemp -t egoi-deps.XXXXXXXX) || exit 1
   # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $missing >/tmp/egoi-deps.log 2>&1 || {
-    cat /tmp/egoi-deps.log; echo "deps: apt-get install failed"; exit 1; }
+  apt-get install -y -qq --no-install-recommends $missing >"$log" 2>&1 || {
+    cat "$log"; rm -f "$log"; echo "deps: apt-get install failed"; exit 1; }
+  rm -f "$log"
   # Debian starts nginx on install; the tests run their own instances.
   (systemctl stop nginx || service nginx stop || nginx -s stop) >/dev/null 2>&1 || true
   # ... and redis-server: the specs start private ones on free ports, never the service.

@@ -7,9 +7,20 @@
 --   n:stop()
 --
 -- nginx runs from examples/nginx/nginx.conf (markers @PORT@ @REPO@ @BUILD@ @WORKERS@
--- replaced, test locations inserted at #@EXTRA@) with its own prefix in a temp
--- directory: pid, logs and temp files stay there; the system nginx is never touched.
+-- replaced, test locations inserted at #@EXTRA@) with its own prefix in a private temp
+-- directory (0700): pid, logs and temp files stay there; the system nginx is never touched.
 -- The workers load the LuaJIT build of egoi.core: $BUILD/jit (BUILD defaults to "build").
+--
+-- Wherever the repository is: run as root, nginx would start its workers as `nobody`,
+-- who cannot read a repository under a 0700 home or a `mktemp -d` folder (nor the
+-- private prefix); the generated nginx.conf therefore names the invoking user
+-- (`user root root;`) so the workers can read what the specs can. Not root, the
+-- workers are the invoking user anyway.
+--
+-- Ports: @PORT@ is the server's port; extra may name more as @PORT_<NAME>@ (each
+-- gets its own, as n.ports.NAME). nginx counts as up only when its own master
+-- listens on every one of them; when it dies because one was taken meanwhile
+-- (another copy of the suite), it is started again with new ports.
 local socket = require "socket"
 local server = require "helpers.server"
 
@@ -19,12 +30,9 @@ local function dirname(p) return (p:match("^(.*)/[^/]*$")) or "." end
 
 local function abspath(p)
   if p:sub(1, 1) == "/" then return p end
-  local pwd = os.getenv("PWD")
-  if not pwd or pwd == "" then
-    local f = io.popen("pwd")
-    pwd = f:read("*l")
-    f:close()
-  end
+  local f = io.popen("pwd") -- the real working directory ($PWD may be the caller's, e.g. make -C)
+  local pwd = f:read("*l")
+  f:close()
   return pwd .. "/" .. p
 end
 
@@ -52,14 +60,17 @@ local function shell_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
--- running and not a zombie
-local function alive(pid)
-  if not pid then return false end
-  local f = io.popen("ps -o stat= -p " .. pid .. " 2>/dev/null")
-  local stat = f:read("*l")
-  f:close()
-  return stat ~= nil and stat:match("^%s*Z") == nil
+local alive = server.alive
+
+-- "user NAME GROUP;" when we are root, else nil
+local user_line
+do
+  local p = io.popen("id -u; id -un; id -gn")
+  local uid, name, group = p:read("*l"), p:read("*l"), p:read("*l")
+  p:close()
+  if uid == "0" and name and group then user_line = ("user %s %s;\n"):format(name, group) end
 end
+M.user_line = user_line
 
 local Nginx = {}
 Nginx.__index = Nginx
@@ -73,14 +84,7 @@ function Nginx:error_log()
 end
 
 function Nginx:worker_pids()
-  local f = io.popen("ps -o pid= --ppid " .. self.pid .. " 2>/dev/null")
-  local out = {}
-  for line in f:lines() do
-    local p = tonumber(line:match("%d+"))
-    if p then out[#out + 1] = p end
-  end
-  f:close()
-  return out
+  return server.children(self.pid)
 end
 
 -- Graceful stop of our own master (by pid), then a forced one for it and
@@ -96,52 +100,40 @@ function Nginx:stop()
     for _, w in ipairs(workers) do os.execute("kill -9 " .. w .. " 2>/dev/null") end
   end
   self.pid = nil
-  if not os.getenv("EGOI_KEEP_NGINX") then
-    os.execute("rm -rf " .. shell_quote(self.prefix))
-  end
+  if not os.getenv("EGOI_KEEP_NGINX") then server.rmdir(self.prefix) end
 end
 
--- A fresh directory (world-writable) for files the workers write; create it
--- before start() to name such files in opts.env.
+-- A fresh private directory for files the workers write (they run as the
+-- invoking user); create it before start() to name such files in opts.env.
 function M.shared_dir()
-  local f = io.popen("mktemp -d /tmp/egoi-nginx-shared.XXXXXX")
-  local dir = f:read("*l")
-  f:close()
-  assert(dir and dir ~= "", "mktemp failed")
-  os.execute("chmod 777 " .. shell_quote(dir))
-  return dir
+  return server.tmpdir("egoi-nginx-shared")
 end
 
-function M.remove_dir(dir)
-  if dir and dir:match("^/tmp/egoi%-nginx") then os.execute("rm -rf " .. shell_quote(dir)) end
-end
+M.remove_dir = server.rmdir
 
--- opts.workers (1), opts.env {NAME = value}, opts.extra (config text inside the server block),
--- opts.template (default examples/nginx/nginx.conf), opts.timeout (10 s to come up).
-function M.start(opts)
-  opts = opts or {}
-  local build = M.build_dir()
-  if not read_file(build .. "/jit/egoi/core.so") then
-    error("no LuaJIT build of egoi.core at " .. build .. "/jit/egoi/core.so (run make, or set BUILD)")
-  end
-  local tmpl = assert(read_file(opts.template or (M.REPO .. "/examples/nginx/nginx.conf")))
-  local f = io.popen("mktemp -d /tmp/egoi-nginx.XXXXXX")
-  local prefix = f:read("*l")
-  f:close()
-  assert(prefix and prefix ~= "", "mktemp failed")
-  -- the workers may run as another user (nobody, when the specs run as root):
-  -- they need to traverse the prefix; prefix/shared is theirs to write
-  os.execute(("mkdir -p %s %s %s && chmod 755 %s && chmod 777 %s"):format(shell_quote(prefix .. "/logs"),
-    shell_quote(prefix .. "/tmp"), shell_quote(prefix .. "/shared"), shell_quote(prefix),
-    shell_quote(prefix .. "/shared")))
-  local port = opts.port or server.free_port()
+-- nginx.conf for these ports: the template with its markers replaced
+local function render(tmpl, opts, build, ports)
+  local extra = (opts.extra or ""):gsub("@PORT_([%w_]+)@", function(name) return tostring(ports[name]) end)
   local conf = tmpl
     :gsub("@REPO@/examples/nginx/%?%.lua;", "@REPO@/examples/nginx/?.lua;@REPO@/spec/servers/?.lua;", 1)
-    :gsub("@PORT@", tostring(port))
+    :gsub("@PORT@", tostring(ports[1]))
     :gsub("@WORKERS@", tostring(opts.workers or 1))
     :gsub("@REPO@", (M.REPO:gsub("%%", "%%%%")))
     :gsub("@BUILD@", (build:gsub("%%", "%%%%")))
-    :gsub("#@EXTRA@", ((opts.extra or ""):gsub("%%", "%%%%")))
+    :gsub("#@EXTRA@", (extra:gsub("%%", "%%%%")))
+  if user_line and not conf:find("\n%s*user%s") and not conf:find("^%s*user%s") then
+    conf = user_line .. conf
+  end
+  return conf
+end
+
+-- One try with these ports: the server, or nil, message, retry (true when a
+-- port was taken by someone else).
+local function launch(opts, build, tmpl, ports)
+  local prefix = server.tmpdir("egoi-nginx")
+  os.execute(("mkdir -p %s %s %s"):format(shell_quote(prefix .. "/logs"), shell_quote(prefix .. "/tmp"),
+    shell_quote(prefix .. "/shared")))
+  local conf = render(tmpl, opts, build, ports)
   write_file(prefix .. "/nginx.conf", conf)
 
   local env = {}
@@ -150,27 +142,58 @@ function M.start(opts)
   os.execute(("exec env %s nginx -p %s -c nginx.conf -e logs/error.log -g 'daemon off;'"
     .. " >%s 2>&1 </dev/null & echo $! >%s"):format(table.concat(env, " "), shell_quote(prefix),
       shell_quote(prefix .. "/logs/stderr.log"), shell_quote(pidfile)))
-  local self = setmetatable({ prefix = prefix, port = port, conf = conf, shared = prefix .. "/shared" }, Nginx)
+  local self = setmetatable({ prefix = prefix, port = ports[1], ports = ports, conf = conf,
+    shared = prefix .. "/shared" }, Nginx)
   self.pid = tonumber((read_file(pidfile) or ""):match("%d+"))
   local deadline = socket.gettime() + (opts.timeout or 10)
+  local foreign = false
   while socket.gettime() < deadline do
-    local c = socket.tcp()
-    c:settimeout(0.2)
-    local ok = c:connect("127.0.0.1", port)
-    c:close()
-    if ok then
-      -- all workers up (the listen socket may answer before the last one forks)
-      local want = opts.workers or 1
-      local d2 = socket.gettime() + 5
-      while #self:worker_pids() < want and socket.gettime() < d2 do socket.sleep(0.05) end
-      return self
+    if server.can_connect(ports[1]) then
+      local ours = true
+      for _, p in pairs(ports) do ours = ours and server.listens(self.pid, p) end
+      if ours then
+        -- all workers up (the listen socket may answer before the last one forks)
+        local want = opts.workers or 1
+        local d2 = socket.gettime() + 5
+        while #self:worker_pids() < want and socket.gettime() < d2 do socket.sleep(0.05) end
+        return self
+      end
+      foreign = true
     end
     if not alive(self.pid) then break end
     socket.sleep(0.05)
   end
+  local died = not alive(self.pid)
   local log = (read_file(prefix .. "/logs/stderr.log") or "") .. self:error_log()
   self:stop()
-  error("nginx did not start:\n" .. log)
+  local taken = foreign or log:find("in use", 1, true) ~= nil
+  return nil, "nginx did not start:\n" .. log, taken and (died or foreign)
+end
+
+-- opts.workers (1), opts.env {NAME = value}, opts.extra (config text inside the server block,
+-- may name more ports as @PORT_<NAME>@), opts.template (default examples/nginx/nginx.conf),
+-- opts.timeout (10 s to come up), opts.port (fixed: no retry).
+function M.start(opts)
+  opts = opts or {}
+  local build = M.build_dir()
+  if not read_file(build .. "/jit/egoi/core.so") then
+    error("no LuaJIT build of egoi.core at " .. build .. "/jit/egoi/core.so (run make, or set BUILD)")
+  end
+  local tmpl = assert(read_file(opts.template or (M.REPO .. "/examples/nginx/nginx.conf")))
+  local names = {}
+  for name in (opts.extra or ""):gmatch("@PORT_([%w_]+)@") do names[name] = true end
+  local err
+  for _ = 1, opts.port and 1 or 5 do
+    local ports = { opts.port or server.free_port() }
+    for name in pairs(names) do
+      repeat ports[name] = server.free_port() until ports[name] ~= ports[1]
+    end
+    local n, e, retry = launch(opts, build, tmpl, ports)
+    if n then return n end
+    err = e
+    if not retry then break end
+  end
+  error(err, 2)
 end
 
 ---------------------------------------------------------------------------

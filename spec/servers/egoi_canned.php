@@ -20,7 +20,8 @@ function keyed($list) { $o = []; foreach ($list as $i => $x) $o["key_$i"] = $x; 
 $m = $_REQUEST["method"] ?? "";
 $o = $_REQUEST["functionOptions"] ?? null;
 header("Content-Type: application/json");
-$counter = sys_get_temp_dir() . "/egoi-canned-" . ($_SERVER["SERVER_PORT"] ?? "0") . ".count";
+// the server's private directory (spec/helpers/server.lua), else the system's temp dir
+$counter = (getenv("EGOI_SERVER_DIR") ?: sys_get_temp_dir()) . "/egoi-canned-" . ($_SERVER["SERVER_PORT"] ?? "0") . ".count";
 
 if ($m === "count") { echo envelope($m, ["COUNT" => (string)@file_get_contents($counter)]); return; }
 @file_put_contents($counter, (string)(((int)@file_get_contents($counter)) + 1));

@@ -71,6 +71,23 @@ function Conn:send(s, deadline)
   return true
 end
 
+-- After an early answer (413, 400, ...): stop sending and read what the client
+-- is still sending, until it closes, `max` bytes or the deadline. Closing with
+-- unread data would reset the connection, and a reset can destroy the answer
+-- before the client has read it.
+function Conn:linger(deadline, max)
+  if not self.sock then return end
+  self.sock:shutdown("send")
+  local got = 0
+  while got < max do
+    local data, err, partial = self.sock:receive(65536)
+    local chunk = data or partial
+    if chunk then got = got + #chunk end
+    if err == "closed" or (err and err ~= "timeout") then break end
+    if err and (not chunk or #chunk == 0) and self.loop:wait(self.sock, "r", deadline) == "timeout" then break end
+  end
+end
+
 function Conn:close()
   if self.sock then self.sock:close(); self.sock = nil end
 end

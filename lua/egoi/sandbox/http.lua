@@ -138,7 +138,9 @@ local function serve_conn(loop, sock, handler, opts)
     if opts.stopping() then break end
     local req, early = read_request(c, opts)
     if not req then
-      if early then c:send(render(early, false), loopmod.now() + 5) end
+      if early and c:send(render(early, false), loopmod.now() + 5) then
+        c:linger(loopmod.now() + 2, 16 * 1024 * 1024)
+      end
       break
     end
     req.peer = ok_peer and peer or "?"
