@@ -42,7 +42,7 @@ function M.run()
       codes[#codes + 1] = x
       ngx.sleep(0.05)
     elseif ok then
-      local st = http:request(hit)
+      local st = http:request{ verb = "GET", url = hit, idempotent = true }
       if st ~= 200 then errors = errors + 1 end
       made = made + 1
       lim:commit(x, now())
