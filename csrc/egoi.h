@@ -34,6 +34,8 @@ void egoi_decode_open(lua_State *L);
 void egoi_xmlrpc_open(lua_State *L);
 void egoi_transport_open(lua_State *L);
 void egoi_ratelimit_open(lua_State *L);
+void egoi_signals_open(lua_State *L);
+void egoi_filecheck_open(lua_State *L);
 
 /* errors.c: symbolic name of a libcurl result code ("COULDNT_CONNECT",
  * "TIMEOUT", ...). Whether a failed request may have reached the server is
