@@ -29,6 +29,7 @@ build = {
          sources = {
             "csrc/core.c", "csrc/errors.c", "csrc/encode.c", "csrc/decode.c",
             "csrc/xmlrpc.c", "csrc/transport.c", "csrc/ratelimit.c",
+            "csrc/signals.c", "csrc/filecheck.c",
          },
          defines = { "_DEFAULT_SOURCE", "_GNU_SOURCE" },
          libraries = { "curl", "expat" },
@@ -38,7 +39,10 @@ build = {
       ["egoi.callback"] = "lua/egoi/callback.lua",
       ["egoi.errors"] = "lua/egoi/errors.lua",
       ["egoi.bulk"] = "lua/egoi/bulk.lua",
+      ["egoi.bulk.journal"] = "lua/egoi/bulk/journal.lua",
+      ["egoi.bulk.rejects"] = "lua/egoi/bulk/rejects.lua",
       ["egoi.callback"] = "lua/egoi/callback.lua",
+      ["egoi.charset"] = "lua/egoi/charset.lua",
       ["egoi.check"] = "lua/egoi/check.lua",
       ["egoi.cli"] = "lua/egoi/cli/init.lua",
       ["egoi.cli.output"] = "lua/egoi/cli/output.lua",

@@ -11,9 +11,12 @@ local csv = require "egoi.csv"
 local errors = require "egoi.errors"
 local check = require "egoi.check"
 local option_names = require "egoi.options"
+local charset = require "egoi.charset"
+local journal = require "egoi.bulk.journal"
+local rejects_file = require "egoi.bulk.rejects"
 
-local type, pairs, ipairs, tostring, tonumber, error, pcall, select =
-  type, pairs, ipairs, tostring, tonumber, error, pcall, select
+local type, pairs, ipairs, tostring, tonumber, error, pcall =
+  type, pairs, ipairs, tostring, tonumber, error, pcall
 local concat, sort = table.concat, table.sort
 local floor = math.floor
 local find, match, lower, sub, gsub, format =
@@ -222,8 +225,45 @@ local function cell(v, name)
   return nil, "value of '" .. tostring(name) .. "' is a " .. t
 end
 
-local function csv_source(path, opts)
-  local r, err = csv.open(path, { max_record = opts.max_record })
+local KIND_NAME = { directory = "directory", fifo = "named pipe", char = "device", block = "device",
+  socket = "socket", other = "special file" }
+
+-- refuse what is not a regular file (a directory, /dev/zero, a pipe: reading those never
+-- ends or means nothing); a missing file is fine unless must_exist
+local function check_path(what, path, must_exist, verb)
+  local kind, err, code = core.file_kind(path)
+  if kind == nil then
+    if code == "ENOENT" and not must_exist then return end
+    raise_usage(("%s: cannot open %s %s: %s"):format(verb or "import", what, path, tostring(err)), "FILE_ERROR")
+  end
+  if kind ~= "file" then
+    raise_usage(("%s: %s %s is a %s, not a regular file"):format(verb or "import", what, path,
+      KIND_NAME[kind] or kind), "NOT_A_FILE")
+  end
+end
+bulk._check_path = check_path
+
+local ENCODING_HINT = "name the file's encoding (option encoding, egoi import --encoding) if it is"
+  .. " latin1 or windows-1252"
+
+-- the field as UTF-8, or nil, reason
+local function to_utf8(v, encoding, col)
+  if not find(v, "[\128-\255]") then return v end
+  if encoding == "utf-8" then
+    local pos, b = charset.utf8_problem(v)
+    if not pos then return v end
+    return nil, ("invalid UTF-8 in column '%s' (byte 0x%02X at position %d); %s"):format(
+      charset.sanitize(col), b, pos, ENCODING_HINT)
+  end
+  local out, pos, b = charset.decode(v, encoding)
+  if out then return out end
+  return nil, ("byte 0x%02X at position %d of column '%s' is not a %s character"):format(
+    b, pos, charset.sanitize(col), encoding)
+end
+
+local function csv_source(path, opts, digest)
+  local encoding = opts.encoding and charset.normalize_name(opts.encoding) or "utf-8"
+  local r, err = csv.open(path, { max_record = opts.max_record, digest = digest })
   if not r then
     raise_usage("import: cannot open " .. tostring(path) .. ": " .. tostring(err), "FILE_ERROR")
   end
@@ -245,7 +285,12 @@ local function csv_source(path, opts)
   if header == nil then header = {} end
   local seen = {}
   for i, h in ipairs(header) do
-    h = trim(h)
+    local u, why = to_utf8(h, encoding, "#" .. i)
+    if not u then
+      r:close()
+      raise_usage(("import: %s: the header line: %s"):format(path, why), "BAD_CSV")
+    end
+    h = trim(u)
     if h == "" then
       r:close()
       raise_usage(("import: %s: header column %d has no name"):format(path, i), "BAD_CSV")
@@ -268,10 +313,19 @@ local function csv_source(path, opts)
       return "bad", line, offset, bad_offset, nil
     end
     local raw = {}
+    local bad
     for i = 1, #fields do
       local h = header[i]
-      if h then raw[h] = fields[i] end
+      if h then
+        local v, why = to_utf8(fields[i], encoding, h)
+        if not v then
+          bad = bad or why
+          v = fields[i]
+        end
+        raw[h] = v
+      end
     end
+    if bad then return "bad", bad, line, offset, raw end
     if #fields ~= ncol then
       return "bad", format("%d fields, the header has %d", #fields, ncol), line, offset, raw
     end
@@ -304,91 +358,6 @@ local function table_source(source)
   end
   function src.close() end
   return src
-end
-
----------------------------------------------------------------------------
--- journal
-
-local posix_fsync
-do
-  local ok_u, unistd = pcall(require, "posix.unistd")
-  local ok_s, stdio = pcall(require, "posix.stdio")
-  if ok_u and ok_s and unistd.fsync and stdio.fileno then
-    posix_fsync = function(f)
-      local fd = stdio.fileno(f)
-      if fd then unistd.fsync(fd) end
-    end
-  end
-end
-
-local JOURNAL_MAGIC = "egoi-import-journal 1"
-
-local function journal_error(path, lineno, why)
-  return usage(("import: journal %s is corrupt at line %d (%s); fix or remove it deliberately"
-    .. " - it records which rows the service has already accepted"):format(path, lineno, why),
-    "JOURNAL_CORRUPT")
-end
-
--- Read a journal: nil when absent/empty, else { chunks=, last = {…} }. Raises on corruption.
-local function read_journal(path, list_id, compare)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("*a")
-  f:close()
-  if text == "" then return nil end
-  if sub(text, -1) ~= "\n" then
-    error(journal_error(path, select(2, gsub(text, "\n", "")) + 1, "the last line is incomplete"), 3)
-  end
-  local state = { chunks = 0 }
-  local n = 0
-  for line in text:gmatch("([^\n]*)\n") do
-    n = n + 1
-    if n == 1 then
-      local l, c = match(line, "^" .. JOURNAL_MAGIC:gsub("%-", "%%-") .. " list=(%S+) compare=(%S+)$")
-      if not l then error(journal_error(path, 1, "not an egoi import journal header"), 3) end
-      if l ~= tostring(list_id) or c ~= compare then
-        error(usage(("import: journal %s belongs to list %s (compare field %s), not to list %s (%s)")
-          :format(path, l, c, tostring(list_id), compare), "JOURNAL_MISMATCH"), 3)
-      end
-    else
-      local rec = {}
-      for k, v in line:gmatch("([%w_]+)=(%d+)") do rec[k] = tonumber(v) end
-      local rebuilt = line:gsub("[%w_]+=%d+", ""):gsub("%s", "")
-      if rebuilt ~= "" or not (rec.chunk and rec.first_line and rec.last_line and rec.rows
-        and rec.next_index and rec.offset and rec.next_line) then
-        error(journal_error(path, n, "unparseable chunk record"), 3)
-      end
-      if rec.chunk ~= state.chunks + 1 or (state.last and rec.next_index <= state.last.next_index) then
-        error(journal_error(path, n, "chunk records out of order"), 3)
-      end
-      state.chunks = rec.chunk
-      state.last = rec
-    end
-  end
-  return state
-end
-
-local function open_journal(path, state, list_id, compare)
-  local f, err = io.open(path, "ab")
-  if not f then
-    raise_usage("import: cannot open the journal " .. path .. ": " .. tostring(err), "FILE_ERROR")
-  end
-  if not state then
-    f:write(JOURNAL_MAGIC, " list=", tostring(list_id), " compare=", compare, "\n")
-    f:flush()
-  end
-  return f
-end
-
-local function journal_append(f, rec)
-  local ok, err = f:write(format("chunk=%d first_line=%d last_line=%d rows=%d next_index=%d offset=%d next_line=%d\n",
-    rec.chunk, rec.first_line, rec.last_line, rec.rows, rec.next_index, rec.offset, rec.next_line))
-  if ok then ok, err = f:flush() end
-  if not ok then
-    error(errors.new{ kind = "usage", code = "FILE_ERROR", method = "addSubscriberBulk",
-      message = "import: cannot write the journal: " .. tostring(err) }, 0)
-  end
-  if posix_fsync then posix_fsync(f) end
 end
 
 ---------------------------------------------------------------------------
@@ -445,7 +414,11 @@ local function check_opts(client, source, opts)
   num("max_rows", 1)
   num("max_fields", 1)
   num("max_rejected", 0)
-  num("operation", 0)
+  if opts.operation ~= nil and opts.operation ~= 1 and opts.operation ~= 2
+    and opts.operation ~= "1" and opts.operation ~= "2" then
+    raise_usage("import: option 'operation' must be 1 (add only) or 2 (add or update), got "
+      .. check.show(opts.operation))
+  end
   if opts.map ~= nil and type(opts.map) ~= "table" then
     raise_usage("import: option 'map' must be a table (column -> field or false)")
   end
@@ -468,9 +441,30 @@ local function check_opts(client, source, opts)
   if opts.status ~= nil and not match(tostring(opts.status), "^[0-4]$") then
     raise_usage("import: option 'status' must be 0, 1, 2, 3 or 4")
   end
-  if opts.tags ~= nil and check.value("ids", opts.tags) then
-    raise_usage("import: option 'tags' must be an array of tag ids")
+  local tags_ok = type(opts.tags) == "table"
+  for _, t in ipairs(type(opts.tags) == "table" and opts.tags or {}) do
+    if not match(tostring(t), "^[1-9]%d*$") then tags_ok = false end
   end
+  if opts.tags ~= nil and (not tags_ok or check.value("ids", opts.tags)) then
+    raise_usage("import: option 'tags' must be an array of tag ids (positive integers), got "
+      .. check.show(opts.tags))
+  end
+  if opts.encoding ~= nil and not charset.normalize_name(opts.encoding) then
+    raise_usage("import: option 'encoding' must be \"utf-8\", \"latin1\" or \"windows-1252\", got "
+      .. check.show(opts.encoding))
+  end
+  if opts.rejects ~= nil and type(opts.rejects) ~= "string" then
+    raise_usage("import: option 'rejects' must be a path")
+  end
+  if opts.should_stop ~= nil and type(opts.should_stop) ~= "function" then
+    raise_usage("import: option 'should_stop' must be a function")
+  end
+  if opts.journal ~= nil and opts.journal == opts.rejects then
+    raise_usage("import: options 'journal' and 'rejects' name the same file")
+  end
+  if type(source) == "string" then check_path("the CSV file", source, true) end
+  if type(opts.journal) == "string" then check_path("the journal", opts.journal) end
+  if type(opts.rejects) == "string" then check_path("the rejects file", opts.rejects) end
   for _, name in ipairs { "autoresponder", "notification" } do
     if opts[name] ~= nil and check.value("flag", opts[name]) then
       raise_usage(("import: option '%s' must be a flag (true/false, 0/1)"):format(name))
@@ -497,7 +491,10 @@ end
 -- row tables. opts: listID (required), map, compare_field ("email"), operation (2),
 -- status, tags, max_bytes (40 MiB), max_rows, journal, dedupe ("auto"), max_rejected
 -- (10000 kept in the summary; all are counted and passed to on_reject), on_progress(info),
--- on_chunk(info) (false stops the import), on_reject(entry).
+-- on_chunk(info) (false stops the import), on_reject(entry), rejects (path of a CSV of every
+-- rejected row, kept across resumes), encoding ("utf-8" | "latin1" | "windows-1252"),
+-- should_stop() (polled between rows and after each accepted chunk: a truthy value ends the
+-- import there, summary.interrupted = that value).
 -- Returns the summary table; on any failure (bad options, an unreadable or malformed file, a
 -- bad journal, a failed call) raises the error object, or returns nil, err, summary with a
 -- client made with raise = false (summary nil when nothing was read yet). err.import holds the
@@ -531,19 +528,52 @@ local function import(client, source, opts)
 
   local summary = { rows = 0, sent = 0, rejected = {}, rejected_count = 0, failed = {}, calls = 0,
     chunks = 0, skipped = 0, bytes = 0, added = 0, updated = 0, ignored = 0, stopped = false,
-    ignored_columns = {}, cap = cap }
+    ignored_columns = {}, cap = cap, refused = 0, warnings = {} }
   local raising = client.raise ~= false
+  local should_stop = opts.should_stop
 
-  -- resume state
-  local jstate
-  if opts.journal then jstate = read_journal(opts.journal, list_id, compare) end
+  -- resume state: the journal, checked against what the file holds now
+  local jstate, verified
+  if opts.journal then jstate = journal.read(opts.journal, list_id, compare) end
+  if jstate and type(source) == "string" and jstate.chunks > 0 then
+    local good, d = journal.verify(source, jstate.records)
+    verified = d
+    if good < jstate.chunks then
+      local first = jstate.records[good + 1]
+      summary.changed = { chunk = good + 1, first_line = first.first_line, chunks = jstate.chunks }
+      summary.warnings[#summary.warnings + 1] = ("%s changed since the journal recorded chunk %d"
+        .. " (lines %d-%d): the journal is cut back to %d chunk(s) and the rows from line %d on are"
+        .. " sent again"):format(source, good + 1, first.first_line, first.last_line, good,
+        first.first_line)
+      journal.keep(opts.journal, list_id, compare, jstate.records, good)
+      local records = {}
+      for k = 1, good do records[k] = jstate.records[k] end
+      jstate = { records = records, chunks = good, last = records[good] }
+    end
+  end
   local resume_index = jstate and jstate.last and jstate.last.next_index or 0
+
+  local rej
+  if opts.rejects then
+    rej = rejects_file.open(opts.rejects, jstate and jstate.last and jstate.last.rejects_bytes or nil)
+    if rej.warning then summary.warnings[#summary.warnings + 1] = rej.warning end
+  end
 
   local src
   if type(source) == "string" then
-    src = csv_source(source, opts)
+    local ok, res = pcall(csv_source, source, opts, opts.journal and core.digest() or nil)
+    if not ok then
+      if rej then rej.close() end
+      error(res, 0)
+    end
+    src = res
   else
     src = table_source(source)
+  end
+  local src_close = src.close
+  function src.close()
+    src_close()
+    if rej then rej.close() end
   end
 
   -- field resolution -------------------------------------------------
@@ -611,7 +641,13 @@ local function import(client, source, opts)
       if t then
         local s, why = cell(v, col)
         if s == nil then return nil, why end
-        if type(s) == "string" then s = trim(s) end
+        if type(s) == "string" then
+          if src.kind == "table" then
+            s, why = to_utf8(s, "utf-8", col)
+            if not s then return nil, why end
+          end
+          s = trim(s)
+        end
         if s ~= "" then
           if t == "tags" then
             s = split_tags(s)
@@ -634,9 +670,25 @@ local function import(client, source, opts)
     return row, key, leaves
   end
 
+  -- a rejected row as reported: text that is valid UTF-8 whatever the source held
+  local function clean_row(raw)
+    if type(raw) ~= "table" then return raw end
+    local out
+    for k, v in pairs(raw) do
+      if type(v) == "string" and charset.utf8_problem(v) then
+        out = out or {}
+        out[k] = charset.sanitize(v)
+      end
+    end
+    if not out then return raw end
+    for k, v in pairs(raw) do if out[k] == nil then out[k] = v end end
+    return out
+  end
+
   local function reject(line, reason, raw)
     summary.rejected_count = summary.rejected_count + 1
-    local entry = { line = line, reason = reason, row = raw }
+    local entry = { line = line, reason = charset.sanitize(tostring(reason)), row = clean_row(raw) }
+    if rej then rej.write(entry) end
     if #summary.rejected < max_rejected then summary.rejected[#summary.rejected + 1] = entry end
     if on_reject then on_reject(entry) end
   end
@@ -668,6 +720,7 @@ local function import(client, source, opts)
         src.close()
         raise_usage("import: cannot seek in the source: " .. tostring(err), "FILE_ERROR")
       end
+      src.reader.digest = verified
       src.index = resume_index
     else
       -- re-read (without sending) so that duplicate detection sees the same rows as before
@@ -688,7 +741,14 @@ local function import(client, source, opts)
     summary.skipped = resume_index
   end
 
-  if opts.journal then jf = open_journal(opts.journal, jstate, list_id, compare) end
+  if opts.journal then
+    local ok, res = pcall(journal.open, opts.journal, jstate, list_id, compare)
+    if not ok then
+      src.close()
+      error(res, 0)
+    end
+    jf = res
+  end
 
   local function cleanup()
     src.close()
@@ -737,14 +797,22 @@ local function import(client, source, opts)
         for _, e in pairs(res.ERRORS) do
           if type(e) == "table" then
             local idx = tonumber(e.LINE)
-            summary.failed[#summary.failed + 1] = { line = idx and chunk_lines[idx + 1], code = e.ERROR }
+            local line = idx and chunk_lines[idx + 1]
+            local code = charset.sanitize(tostring(e.ERROR or e.error or "refused"))
+            summary.failed[#summary.failed + 1] = { line = line, code = code }
+            summary.refused = summary.refused + 1
+            local entry = { line = line, reason = "refused by the service: " .. code, service = true }
+            if rej then rej.write(entry) end
+            if on_reject then on_reject(entry) end
           end
         end
       end
     end
     local rec = { chunk = chunk_no, first_line = chunk_first, last_line = chunk_last, rows = npieces,
-      next_index = pos_index, offset = pos_offset, next_line = pos_line }
-    if jf then journal_append(jf, rec) end
+      next_index = pos_index, offset = pos_offset, next_line = pos_line,
+      rejects_bytes = rej and rej.bytes() or 0,
+      digest = src.reader and src.reader.digest and src.reader.digest:hex(true) or "-" }
+    if jf then journal.append(jf, rec) end
     npieces, chunk_bytes, chunk_fields, chunk_lines = 0, 0, 0, {}
     rec.response = res
     progress("sent", { chunk_rows = rec.rows })
@@ -760,6 +828,12 @@ local function import(client, source, opts)
   local run = function()
     local b_index, b_offset, b_line -- source position before the current record
     while true do
+      local why = should_stop and should_stop()
+      if why then
+        summary.interrupted = why
+        summary.pending = npieces
+        return true
+      end
       b_index = src.index
       b_offset = reader and reader.offset or 0
       b_line = reader and reader.line or b_index + 1
@@ -804,6 +878,12 @@ local function import(client, source, opts)
         end
       end
       if on_progress and summary.rows % PROGRESS_EVERY == 0 then progress("read") end
+    end
+    local why = npieces > 0 and should_stop and should_stop()
+    if why then
+      summary.interrupted = why
+      summary.pending = npieces
+      return true
     end
     if npieces > 0 then
       local ok, e = send_chunk(src.index, reader and reader.offset or 0, reader and reader.line or src.index + 1)

@@ -53,6 +53,7 @@ options.import = {
   "autoresponder",
   "compare_field",
   "dedupe",
+  "encoding",
   "journal",
   "listID",
   "map",
@@ -66,6 +67,8 @@ options.import = {
   "on_progress",
   "on_reject",
   "operation",
+  "rejects",
+  "should_stop",
   "status",
   "tags",
 }
