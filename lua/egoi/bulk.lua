@@ -982,14 +982,33 @@ local function export(client, list_id, dest, opts)
   if opts.segment ~= nil and check.value("segment", opts.segment) then
     raise_usage("export: option 'segment' " .. check.value("segment", opts.segment))
   end
-  if type(dest) == "string" then check_writable(dest) end
+  if type(dest) == "string" then
+    check_path("the output file", dest, false, "export")
+    check_writable(dest)
+  end
   local raw_names = opts.raw_names == true
 
   local calls, start = 0, 0
   local columns, colset = {}, {}
   local spool, spool_path, first
   local rows = 0
+  local invalid = 0
+  local total, total_known
   local cjson = require("cjson").new()
+
+  -- the list's subscriber count (one getLists call; its failure fails the export), or nil
+  -- when it cannot be known (a segment): then paging goes on to an empty page
+  local function list_total()
+    if opts.segment ~= nil and tostring(opts.segment):upper() ~= "ALL" then return nil end
+    local res, err = client:call("getLists", {})
+    calls = calls + 1
+    if res == nil then error(err, 0) end
+    if type(res) ~= "table" then return nil end
+    for _, l in pairs(res) do
+      if type(l) == "table" and tostring(l.listnum) == tostring(list_id) then return tonumber(l.subs_total) end
+    end
+    return nil
+  end
 
   local function page()
     -- one page as an array (subscribers:page copes with every answer shape)
@@ -1004,7 +1023,14 @@ local function export(client, list_id, dest, opts)
     local out = {}
     for k, v in pairs(rec) do
       local c = column_of(tostring(k), raw_names)
-      if out[c] == nil or out[c] == "" then out[c] = value_text(v) end
+      if out[c] == nil or out[c] == "" then
+        local t = value_text(v)
+        if find(t, "[\128-\255]") and charset.utf8_problem(t) then
+          invalid = invalid + 1
+          t = charset.sanitize(t)
+        end
+        out[c] = t
+      end
       if not colset[c] then
         colset[c] = true
         columns[#columns + 1] = c
@@ -1038,7 +1064,14 @@ local function export(client, list_id, dest, opts)
       end
       start = start + n
       if opts.on_page then opts.on_page({ rows = rows, calls = calls }) end
-      if n < size or n > size then break end
+      if n == 0 or n > size then break end
+      if n < size then
+        -- the end, or a service that caps pages below page_size: the list's count decides
+        if not total_known then
+          total, total_known = list_total(), true
+        end
+        if total and rows >= total then break end
+      end
       if not spool then
         -- more than one page: keep memory flat by spooling records to a temporary file
         spool_path = os.tmpname()
@@ -1087,12 +1120,21 @@ local function export(client, list_id, dest, opts)
     for line in spool:lines() do emit(cjson.decode(line)) end
     spool:close()
     os.remove(spool_path)
+    spool = nil
   else
     for _, r in ipairs(first or {}) do emit(r) end
   end
   local ok, err = w:close()
   if not ok then raise_usage("export: cannot write " .. tostring(dest) .. ": " .. tostring(err), "FILE_ERROR") end
-  return { rows = rows, calls = calls, columns = columns }
+  local summary = { rows = rows, calls = calls, columns = columns, total = total, invalid_utf8 = invalid }
+  if total and rows < total then
+    local e = errors.new{ kind = "api", code = "EXPORT_INCOMPLETE", method = "subscriberData",
+      message = ("export: received %d subscribers but list %s counts %d; the file holds what arrived,"
+        .. " it is not the whole list"):format(rows, tostring(list_id), total) }
+    e.export = summary
+    return fail(e)
+  end
+  return summary
 end
 
 ---------------------------------------------------------------------------
