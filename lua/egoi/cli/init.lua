@@ -75,7 +75,10 @@ calls as --max-bytes allows. Bad rows are reported with their line numbers and n
   --operation N         2 = add or update (default), 1 = add only
   --status N            default status 0-4 for new subscribers
   --tags ID[,ID...]     tag ids for every imported subscriber
-  --rejects FILE        write the rejected rows as CSV (line, reason, then the row)
+  --rejects FILE        every row not imported as CSV (line, reason, row), kept across resumes
+  --encoding E          utf-8 (default: invalid UTF-8 rejects the row), latin1, windows-1252
+First Ctrl-C/SIGTERM: the call in flight finishes and is journaled, then exit 130/143; a
+second one aborts. Exit 1 (NOTHING_IMPORTED) when no row was imported.
 Fields: email cellphone telephone fax first_name last_name birth_date (YYYY-MM-DD) lang
 status tax_id address zip_code city district state country age gender id_card company
 tags extra_<id>, or an extra field's name. Phones: 351-912345678 or +351912345678.
@@ -85,6 +88,8 @@ usage: egoi export LIST [FILE]
 Write every subscriber of LIST as CSV (header = every field seen). Without FILE the CSV goes
 to stdout (then --json is not allowed); the summary goes to stderr.
   --page-size N        records per call (default 1000)
+Short pages do not end the export early: the count is checked against the list's (one
+getLists call); fewer records than that exits 1 (EXPORT_INCOMPLETE).
 ]],
   campaigns = "usage: egoi campaigns\nThe account's campaigns (hash, list, channel, status, subject).\n",
   campaign = [[
