@@ -141,6 +141,26 @@ describe("egoi.bulk journal and rejects", function()
     end
   end)
 
+  it("resumes by seeking (dedupe = false) and keeps the digests valid from the seek point", function()
+    local path, journal = tmp("seek.csv"), tmp("seek.journal")
+    write(path, "\239\187\191" .. contacts(300, {}))
+    local list = new_list()
+    local o = { listID = list, max_rows = 100, journal = journal, dedupe = false }
+    local crashing = { on_chunk = function(info) if info.chunk == 2 then error("crash") end end }
+    for k, v in pairs(o) do crashing[k] = v end
+    local ok = pcall(bulk.import, client, path, crashing)
+    assert.is_false(ok)
+    local s2 = bulk.import(client, path, o)
+    assert.equal(200, s2.skipped)
+    assert.equal(100, s2.sent)
+    assert.is_nil(s2.changed)
+    local s3 = bulk.import(client, path, o)
+    assert.is_nil(s3.changed, "the digest written after the seek does not match the file")
+    assert.equal(0, s3.calls)
+    local _, n = emails(list)
+    assert.equal(300, n)
+  end)
+
   it("starts a new rejects file without a journal, and refuses a journal of format 1", function()
     local rej = tmp("fresh.rejects")
     write(rej, "old content\n")
