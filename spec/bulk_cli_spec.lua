@@ -186,4 +186,29 @@ describe("egoi import/export (CLI)", function()
     assert.equal(30000 - tonumber(sent), s.added)
     assert.equal(0, s.updated)
   end)
+
+  it("ends at once on SIGINT during a rate-limit wait, with nothing in flight", function()
+    local list = new_list()
+    local path = tmp("wait.csv")
+    local rows = { "email" }
+    for i = 1, 300 do rows[#rows + 1] = ("wait%03d@example.com"):format(i) end
+    write(path, table.concat(rows, "\n") .. "\n")
+    local journal, pidf, rcf = tmp("wait.journal"), tmp("wait.pid"), tmp("wait.rc")
+    local env = envs():gsub("EGOI_RATE_LIMIT=off", "EGOI_RATE_LIMIT=1/60 EGOI_RATE_STATE=" .. q(tmp("wait.rl")))
+    os.execute(("(%s lua5.4 bin/egoi import %s %s --journal %s --max-rows 100 >%s 2>%s & echo $! >%s; wait $!;"
+      .. " echo $? >%s) &"):format(env, list, path, journal, tmp("wait.out"), tmp("wait.err"), pidf, rcf))
+    local deadline = socket.gettime() + 30
+    -- chunk 1 goes out at once; chunk 2 waits a minute for the next slot
+    while socket.gettime() < deadline and #read_lines(journal) < 2 do socket.sleep(0.02) end
+    assert.equal(2, #read_lines(journal), read(tmp("wait.err")))
+    socket.sleep(0.5)
+    local pid = tonumber(read(pidf):match("%d+"))
+    local t0 = socket.gettime()
+    os.execute("kill -INT " .. pid)
+    while socket.gettime() < t0 + 30 and read(rcf) == "" do socket.sleep(0.05) end
+    assert.is_true(socket.gettime() - t0 < 10, "the interrupt waited for the rate limit")
+    assert.equal("130", read(rcf):match("%d+"), read(tmp("wait.err")))
+    assert.truthy(read(tmp("wait.out")):find("100 sent in 1 calls", 1, true), read(tmp("wait.out")))
+    assert.equal(2, #read_lines(journal))
+  end)
 end)

@@ -206,7 +206,8 @@ end
 -- on_chunk(info) (false stops the import), on_reject(entry), rejects (path of a CSV of every
 -- rejected row, kept across resumes), encoding ("utf-8" | "latin1" | "windows-1252"),
 -- should_stop() (polled between rows and after each accepted chunk: a truthy value ends the
--- import there, summary.interrupted = that value).
+-- import there, summary.interrupted = that value; with it, a wait for a rate-limit slot is
+-- done here in 0.25 s slices, reported as on_progress{ phase = "wait", wait =, status = }).
 -- Returns the summary table; on any failure (bad options, an unreadable or malformed file, a
 -- bad journal, a failed call) raises the error object, or returns nil, err, summary with a
 -- client made with raise = false (summary nil when nothing was read yet). err.import holds the
@@ -483,7 +484,34 @@ local function import(client, source, opts)
   local chunk_first, chunk_last
 
   -- pos_*: where a rerun resumes after this chunk (the source position after its last row)
+  -- With should_stop, a wait for a rate-limit slot happens here, in slices of 0.25 s, so an
+  -- interrupt during it ends the import at once (nothing is in flight yet) rather than when
+  -- the slot frees, possibly an hour later. Returns should_stop's value when interrupted.
+  local function wait_for_slot()
+    if not should_stop or not client.rate_limit_status then return nil end
+    for _ = 1, 3 do -- then let the client wait (another process may have taken the slot)
+      local st = client:rate_limit_status()
+      if type(st) ~= "table" or (st.remaining or 1) > 0 or (st.reset_in or 0) <= 0 then return nil end
+      progress("wait", { wait = st.reset_in, status = st })
+      local deadline = core.now() + st.reset_in
+      while true do
+        local why = should_stop()
+        if why then return why end
+        local left = deadline - core.now()
+        if left <= 0 then break end
+        core.sleep(left < 0.25 and left or 0.25)
+      end
+    end
+    return nil
+  end
+
   local function send_chunk(pos_index, pos_offset, pos_line)
+    local why = wait_for_slot()
+    if why then
+      summary.interrupted = why
+      summary.pending = npieces
+      return false
+    end
     chunk_no = chunk_no + 1
     progress("send", { chunk_rows = npieces, chunk_bytes = chunk_bytes })
     local ok, res, err = pcall(client.call_buffer, client, "addSubscriberBulk", fb)

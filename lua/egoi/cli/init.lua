@@ -312,7 +312,9 @@ commands.import = {
       compare_field = opt["compare-field"],
       operation = opt.operation and int_arg(opt.operation, "operation"),
       status = opt.status, tags = tags, max_rejected = 1000,
-      on_progress = bar and function(info) bar:update(info) end,
+      on_progress = bar and function(info)
+        if info.phase == "wait" then bar:wait(info.wait, info.status) else bar:update(info) end
+      end,
       -- first SIGINT/SIGTERM: finish the call in flight, journal it, stop; a second one kills
       should_stop = core.signals_caught,
     }
