@@ -211,4 +211,25 @@ describe("egoi import/export (CLI)", function()
     assert.truthy(read(tmp("wait.out")):find("100 sent in 1 calls", 1, true), read(tmp("wait.out")))
     assert.equal(2, #read_lines(journal))
   end)
+
+  it("prints what was imported before a call failed half-way, then the error", function()
+    local sb2 = server.start{ cmd = "lua5.4 " .. SANDBOX .. " --port {port} --rate-limit 0 --quiet --bulk-limit 60k" }
+    local ok, e = pcall(function()
+      local code, out, err = egoi("--json lists create half", sb2:url("/"))
+      assert.equal(0, code, err)
+      local list = tostring(cjson.decode(out).LIST_ID)
+      local path = tmp("half.csv")
+      local rows = { "email,first_name" }
+      for i = 1, 200 do
+        rows[#rows + 1] = ("half%03d@example.com,%s"):format(i, i <= 100 and "N" or ("x"):rep(1000))
+      end
+      write(path, table.concat(rows, "\n") .. "\n")
+      code, out, err = egoi(("import %s %s --max-rows 100"):format(list, path), sb2:url("/"))
+      assert.equal(1, code, err)
+      assert.truthy(err:find("MAX_SUBSCRIBERS_FILE_LIMIT_EXCEEDED", 1, true), err)
+      assert.truthy(out:find("100 sent in 2 calls (1 chunks", 1, true), out)
+    end)
+    sb2:stop()
+    assert(ok, e)
+  end)
 end)
