@@ -36,6 +36,8 @@ EGOI_API int luaopen_egoi_core(lua_State *L)
     egoi_transport_open(L);
     egoi_ratelimit_open(L);
     egoi_redis_open(L);
+    egoi_signals_open(L);
+    egoi_filecheck_open(L);
     lua_pushliteral(L, EGOI_VERSION);
     lua_setfield(L, -2, "_VERSION");
     return 1;

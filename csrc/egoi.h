@@ -35,6 +35,8 @@ void egoi_xmlrpc_open(lua_State *L);
 void egoi_transport_open(lua_State *L);
 void egoi_ratelimit_open(lua_State *L);
 void egoi_redis_open(lua_State *L);
+void egoi_signals_open(lua_State *L);
+void egoi_filecheck_open(lua_State *L);
 
 /* errors.c: symbolic name of a libcurl result code ("COULDNT_CONNECT",
  * "TIMEOUT", ...). Whether a failed request may have reached the server is

@@ -7,17 +7,20 @@
 -- See doc/CLI.md ("import" and "export") for the rules in prose; the comments below are the
 -- reference for the options and the returned summaries.
 local core = require "egoi.core"
-local csv = require "egoi.csv"
 local errors = require "egoi.errors"
 local check = require "egoi.check"
 local option_names = require "egoi.options"
+local charset = require "egoi.charset"
+local journal = require "egoi.bulk.journal"
+local rejects_file = require "egoi.bulk.rejects"
+local validate = require "egoi.bulk.validate"
+local source_of = require "egoi.bulk.source"
+local export = require "egoi.bulk.export"
 
-local type, pairs, ipairs, tostring, tonumber, error, pcall, select =
-  type, pairs, ipairs, tostring, tonumber, error, pcall, select
-local concat, sort = table.concat, table.sort
+local type, pairs, ipairs, tostring, tonumber, error, pcall =
+  type, pairs, ipairs, tostring, tonumber, error, pcall
 local floor = math.floor
-local find, match, lower, sub, gsub, format =
-  string.find, string.match, string.lower, string.sub, string.gsub, string.format
+local match, lower, sub = string.match, string.lower, string.sub
 
 local bulk = {}
 
@@ -28,6 +31,12 @@ local DEFAULT_MAX_REJECTED = 10000
 local PROGRESS_EVERY = 10000                -- rows between "read" progress reports
 local PREFIX = "functionOptions[subscribers]"
 
+bulk.FIELDS, bulk.READ_ONLY = validate.FIELDS, validate.READ_ONLY
+bulk.email_problem, bulk.normalize_phone = validate.email_problem, validate.normalize_phone
+local trim, static_target, check_row = validate.trim, validate.static_target, validate.check_row
+local cell, to_utf8, check_path = source_of.cell, source_of.to_utf8, source_of.check_path
+local csv_source, table_source = source_of.csv, source_of.table
+
 local function usage(message, code)
   return errors.new{ kind = "usage", code = code or "INVALID_ARGUMENT", message = message,
     method = "addSubscriberBulk" }
@@ -35,148 +44,6 @@ end
 
 local function raise_usage(message, code)
   error(usage(message, code), 3)
-end
-
----------------------------------------------------------------------------
--- field names
-
--- canonical subscriber fields (addSubscriber option names) and accepted spellings
-local FIELDS = {}
-for _, f in ipairs{ "email", "cellphone", "telephone", "fax", "first_name", "last_name",
-  "birth_date", "lang", "status", "tax_id", "address", "zip_code", "city", "district", "state",
-  "country", "age", "gender", "id_card", "company", "tags" } do
-  FIELDS[f] = f
-end
-local ALIASES = {
-  language = "lang", e_mail = "email", mobile = "cellphone", phone = "telephone",
-  firstname = "first_name", lastname = "last_name", birthdate = "birth_date",
-  zip = "zip_code", zipcode = "zip_code",
-}
-for k, v in pairs(ALIASES) do FIELDS[k] = v end
-bulk.FIELDS = FIELDS
-
--- columns of an export that a subscriber cannot be imported with: skipped without a fuss
-local READ_ONLY = {}
-for _, f in ipairs{ "uid", "list", "add_date", "subscription_method", "bounces", "email_sent",
-  "email_views", "referrals", "referrals_converted", "clicks", "sms_sent", "sms_delivered",
-  "remove_method", "remove_date", "remove_reason", "remove_obs", "modification_date",
-  "update_date", "activity", "form_id" } do
-  READ_ONLY[f] = true
-end
-bulk.READ_ONLY = READ_ONLY
-
-local function trim(s)
-  return (gsub(s, "^%s+", ""):gsub("%s+$", ""))
-end
-
-local function norm_name(name)
-  return (gsub(lower(trim(name)), "[%s%-]+", "_"))
-end
-
--- field for a name without consulting the list: field | false (skip) | nil (unknown)
-local function static_target(name)
-  local key = norm_name(name)
-  local f = FIELDS[key]
-  if f then return f end
-  local id = match(key, "^extra_(%d+)$") or match(key, "^extra_field_(%d+)$")
-  if id then return "extra_" .. id end
-  if READ_ONLY[key] then return false end
-  return nil
-end
-
----------------------------------------------------------------------------
--- validation
-
-local function email_problem(e)
-  if #e > 254 then return "e-mail address longer than 254 characters" end
-  local lp, dom = match(e, "^(.+)@([^@]+)$")
-  if not lp then return "not an e-mail address" end
-  if #lp > 64 then return "e-mail local part longer than 64 characters" end
-  if find(lp, '[%s@"(),:;<>%[%]\\]') or find(lp, "^%.") or find(lp, "%.$") or find(lp, "%.%.") then
-    return "invalid e-mail local part"
-  end
-  if find(dom, "[^%w%.%-\128-\255]") or not find(dom, "%.") or find(dom, "%.%.")
-    or find(dom, "^[%.%-]") or find(dom, "[%.%-]$") or find(dom, "%-%.") or find(dom, "%.%-") then
-    return "invalid e-mail domain"
-  end
-  local tld = match(dom, "%.([^%.]+)$")
-  if #tld < 2 or find(tld, "^%d+$") then return "invalid e-mail domain" end
-  return nil
-end
-bulk.email_problem = email_problem
-
--- E.164 country calling codes are prefix-free. Codes of one and two digits are listed; the
--- listed two-digit prefixes start three-digit codes; any other prefix (28x, 83x, 89x, 0…)
--- is spare, so a +number starting with it is refused as ambiguous.
-local CC1 = { ["1"] = true, ["7"] = true }
-local CC2 = {}
-for c in ("20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 "
-  .. "60 61 62 63 64 65 66 81 82 84 86 90 91 92 93 94 95 98"):gmatch("%d+") do
-  CC2[c] = true
-end
-local CC3 = {}
-for c in ("21 22 23 24 25 26 29 35 37 38 42 50 59 67 68 69 80 85 87 88 96 97 99"):gmatch("%d+") do
-  CC3[c] = true
-end
-
---- "<cc>-<number>" for a phone given as "351-912345678", "+351 912 345 678" or
--- "00351912345678"; nil, reason otherwise. A number without a country code is refused
--- (which country would it be?).
-local function normalize_phone(p)
-  local s = gsub(p, "[%s%.%(%)]", "")
-  local cc, num = match(s, "^%+?(%d%d?%d?)%-(%d+)$")
-  if cc then
-    if #num < 4 or #num > 14 then return nil, "phone number has a wrong length" end
-    return cc .. "-" .. num
-  end
-  local digits = match(s, "^%+([%d%-]+)$") or match(s, "^00([%d%-]+)$")
-  if not digits then
-    return nil, "phone must be <country code>-<number> (e.g. 351-912345678) or +<country code><number>"
-  end
-  digits = gsub(digits, "%-", "")
-  local n
-  if CC1[sub(digits, 1, 1)] then n = 1
-  elseif CC2[sub(digits, 1, 2)] then n = 2
-  elseif CC3[sub(digits, 1, 2)] then n = 3
-  else return nil, "unknown country calling code in " .. p end
-  num = sub(digits, n + 1)
-  if #num < 4 or #digits > 15 then return nil, "phone number has a wrong length" end
-  return sub(digits, 1, n) .. "-" .. num
-end
-bulk.normalize_phone = normalize_phone
-
-local DAYS = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
-local function date_ok(s)
-  local y, m, d = match(s, "^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
-  if not y then return false end
-  y, m, d = tonumber(y), tonumber(m), tonumber(d)
-  if m < 1 or m > 12 or d < 1 then return false end
-  local max = DAYS[m]
-  if m == 2 and (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) then max = 29 end
-  return d <= max
-end
-
-local PHONES = { cellphone = true, telephone = true, fax = true }
-
--- Validate (and normalise in place) one mapped row. Returns nil | reason.
-local function check_row(row)
-  for field, v in pairs(row) do
-    if field == "email" then
-      local p = email_problem(v)
-      if p then return p .. ": " .. v end
-    elseif PHONES[field] then
-      local n, why = normalize_phone(v)
-      if not n then return field .. ": " .. why end
-      row[field] = n
-    elseif field == "status" then
-      if not match(v, "^[0-4]$") then return "status must be 0, 1, 2, 3 or 4: " .. v end
-    elseif field == "birth_date" then
-      if not date_ok(v) then return "birth_date must be a date YYYY-MM-DD: " .. v end
-    elseif field == "lang" then
-      row[field] = lower(v)
-    end
-  end
-  return nil
 end
 
 ---------------------------------------------------------------------------
@@ -203,192 +70,6 @@ local function new_dedupe(mode)
     return nil
   end
   return d
-end
-
----------------------------------------------------------------------------
--- sources: a uniform record reader over CSV files, iterator functions and arrays.
--- src.next() -> "row", values, line, offset | "bad", reason, line, offset, raw | nil
--- values: { [name] = value } keyed by source column name
-
-local function cell(v, name)
-  local t = type(v)
-  if t == "string" then return v end
-  if t == "number" then
-    if v == floor(v) and v > -2 ^ 53 and v < 2 ^ 53 then return format("%d", v) end
-    return tostring(v)
-  end
-  if t == "table" and name == "tags" then return v end
-  if t == "boolean" then return v and "1" or "0" end
-  return nil, "value of '" .. tostring(name) .. "' is a " .. t
-end
-
-local function csv_source(path, opts)
-  local r, err = csv.open(path, { max_record = opts.max_record })
-  if not r then
-    raise_usage("import: cannot open " .. tostring(path) .. ": " .. tostring(err), "FILE_ERROR")
-  end
-  local src = { kind = "csv", reader = r, index = 0 }
-  -- a record over max_record makes the reader raise: the file cannot be read on
-  local function read()
-    local ok, fields, line, offset, bad_offset = pcall(r.next, r)
-    if not ok then
-      r:close()
-      error(usage(("import: %s: %s"):format(path, (tostring(fields):gsub("^csv: ", ""))), "BAD_CSV"), 0)
-    end
-    return fields, line, offset, bad_offset
-  end
-  local header, hline = read()
-  if header == false then
-    r:close()
-    raise_usage(("import: %s: malformed header line: %s"):format(path, hline), "BAD_CSV")
-  end
-  if header == nil then header = {} end
-  local seen = {}
-  for i, h in ipairs(header) do
-    h = trim(h)
-    if h == "" then
-      r:close()
-      raise_usage(("import: %s: header column %d has no name"):format(path, i), "BAD_CSV")
-    end
-    if seen[h] then
-      r:close()
-      raise_usage(("import: %s: header column '%s' appears twice"):format(path, h), "BAD_CSV")
-    end
-    seen[h] = true
-    header[i] = h
-  end
-  src.header = header
-  src.size = r:size()
-  local ncol = #header
-  function src.next()
-    local fields, line, offset, bad_offset = read()
-    if fields == nil then return nil end
-    src.index = src.index + 1
-    if fields == false then -- line = reason, offset = first line
-      return "bad", line, offset, bad_offset, nil
-    end
-    local raw = {}
-    for i = 1, #fields do
-      local h = header[i]
-      if h then raw[h] = fields[i] end
-    end
-    if #fields ~= ncol then
-      return "bad", format("%d fields, the header has %d", #fields, ncol), line, offset, raw
-    end
-    return "row", raw, line, offset
-  end
-  function src.close() r:close() end
-  return src
-end
-
-local function table_source(source)
-  local src = { kind = "table", index = 0 }
-  local i = 0
-  local nextrow
-  if type(source) == "function" then
-    nextrow = source
-  else
-    nextrow = function()
-      i = i + 1
-      return source[i]
-    end
-  end
-  function src.next()
-    local row = nextrow()
-    if row == nil then return nil end
-    src.index = src.index + 1
-    if type(row) ~= "table" then
-      return "bad", "row is a " .. type(row) .. ", not a table", src.index, 0, nil
-    end
-    return "row", row, src.index, 0
-  end
-  function src.close() end
-  return src
-end
-
----------------------------------------------------------------------------
--- journal
-
-local posix_fsync
-do
-  local ok_u, unistd = pcall(require, "posix.unistd")
-  local ok_s, stdio = pcall(require, "posix.stdio")
-  if ok_u and ok_s and unistd.fsync and stdio.fileno then
-    posix_fsync = function(f)
-      local fd = stdio.fileno(f)
-      if fd then unistd.fsync(fd) end
-    end
-  end
-end
-
-local JOURNAL_MAGIC = "egoi-import-journal 1"
-
-local function journal_error(path, lineno, why)
-  return usage(("import: journal %s is corrupt at line %d (%s); fix or remove it deliberately"
-    .. " - it records which rows the service has already accepted"):format(path, lineno, why),
-    "JOURNAL_CORRUPT")
-end
-
--- Read a journal: nil when absent/empty, else { chunks=, last = {…} }. Raises on corruption.
-local function read_journal(path, list_id, compare)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("*a")
-  f:close()
-  if text == "" then return nil end
-  if sub(text, -1) ~= "\n" then
-    error(journal_error(path, select(2, gsub(text, "\n", "")) + 1, "the last line is incomplete"), 3)
-  end
-  local state = { chunks = 0 }
-  local n = 0
-  for line in text:gmatch("([^\n]*)\n") do
-    n = n + 1
-    if n == 1 then
-      local l, c = match(line, "^" .. JOURNAL_MAGIC:gsub("%-", "%%-") .. " list=(%S+) compare=(%S+)$")
-      if not l then error(journal_error(path, 1, "not an egoi import journal header"), 3) end
-      if l ~= tostring(list_id) or c ~= compare then
-        error(usage(("import: journal %s belongs to list %s (compare field %s), not to list %s (%s)")
-          :format(path, l, c, tostring(list_id), compare), "JOURNAL_MISMATCH"), 3)
-      end
-    else
-      local rec = {}
-      for k, v in line:gmatch("([%w_]+)=(%d+)") do rec[k] = tonumber(v) end
-      local rebuilt = line:gsub("[%w_]+=%d+", ""):gsub("%s", "")
-      if rebuilt ~= "" or not (rec.chunk and rec.first_line and rec.last_line and rec.rows
-        and rec.next_index and rec.offset and rec.next_line) then
-        error(journal_error(path, n, "unparseable chunk record"), 3)
-      end
-      if rec.chunk ~= state.chunks + 1 or (state.last and rec.next_index <= state.last.next_index) then
-        error(journal_error(path, n, "chunk records out of order"), 3)
-      end
-      state.chunks = rec.chunk
-      state.last = rec
-    end
-  end
-  return state
-end
-
-local function open_journal(path, state, list_id, compare)
-  local f, err = io.open(path, "ab")
-  if not f then
-    raise_usage("import: cannot open the journal " .. path .. ": " .. tostring(err), "FILE_ERROR")
-  end
-  if not state then
-    f:write(JOURNAL_MAGIC, " list=", tostring(list_id), " compare=", compare, "\n")
-    f:flush()
-  end
-  return f
-end
-
-local function journal_append(f, rec)
-  local ok, err = f:write(format("chunk=%d first_line=%d last_line=%d rows=%d next_index=%d offset=%d next_line=%d\n",
-    rec.chunk, rec.first_line, rec.last_line, rec.rows, rec.next_index, rec.offset, rec.next_line))
-  if ok then ok, err = f:flush() end
-  if not ok then
-    error(errors.new{ kind = "usage", code = "FILE_ERROR", method = "addSubscriberBulk",
-      message = "import: cannot write the journal: " .. tostring(err) }, 0)
-  end
-  if posix_fsync then posix_fsync(f) end
 end
 
 ---------------------------------------------------------------------------
@@ -445,7 +126,11 @@ local function check_opts(client, source, opts)
   num("max_rows", 1)
   num("max_fields", 1)
   num("max_rejected", 0)
-  num("operation", 0)
+  if opts.operation ~= nil and opts.operation ~= 1 and opts.operation ~= 2
+    and opts.operation ~= "1" and opts.operation ~= "2" then
+    raise_usage("import: option 'operation' must be 1 (add only) or 2 (add or update), got "
+      .. check.show(opts.operation))
+  end
   if opts.map ~= nil and type(opts.map) ~= "table" then
     raise_usage("import: option 'map' must be a table (column -> field or false)")
   end
@@ -468,9 +153,30 @@ local function check_opts(client, source, opts)
   if opts.status ~= nil and not match(tostring(opts.status), "^[0-4]$") then
     raise_usage("import: option 'status' must be 0, 1, 2, 3 or 4")
   end
-  if opts.tags ~= nil and check.value("ids", opts.tags) then
-    raise_usage("import: option 'tags' must be an array of tag ids")
+  local tags_ok = type(opts.tags) == "table"
+  for _, t in ipairs(type(opts.tags) == "table" and opts.tags or {}) do
+    if not match(tostring(t), "^[1-9]%d*$") then tags_ok = false end
   end
+  if opts.tags ~= nil and (not tags_ok or check.value("ids", opts.tags)) then
+    raise_usage("import: option 'tags' must be an array of tag ids (positive integers), got "
+      .. check.show(opts.tags))
+  end
+  if opts.encoding ~= nil and not charset.normalize_name(opts.encoding) then
+    raise_usage("import: option 'encoding' must be \"utf-8\", \"latin1\" or \"windows-1252\", got "
+      .. check.show(opts.encoding))
+  end
+  if opts.rejects ~= nil and type(opts.rejects) ~= "string" then
+    raise_usage("import: option 'rejects' must be a path")
+  end
+  if opts.should_stop ~= nil and type(opts.should_stop) ~= "function" then
+    raise_usage("import: option 'should_stop' must be a function")
+  end
+  if opts.journal ~= nil and opts.journal == opts.rejects then
+    raise_usage("import: options 'journal' and 'rejects' name the same file")
+  end
+  if type(source) == "string" then check_path("the CSV file", source, true) end
+  if type(opts.journal) == "string" then check_path("the journal", opts.journal) end
+  if type(opts.rejects) == "string" then check_path("the rejects file", opts.rejects) end
   for _, name in ipairs { "autoresponder", "notification" } do
     if opts[name] ~= nil and check.value("flag", opts[name]) then
       raise_usage(("import: option '%s' must be a flag (true/false, 0/1)"):format(name))
@@ -497,7 +203,11 @@ end
 -- row tables. opts: listID (required), map, compare_field ("email"), operation (2),
 -- status, tags, max_bytes (40 MiB), max_rows, journal, dedupe ("auto"), max_rejected
 -- (10000 kept in the summary; all are counted and passed to on_reject), on_progress(info),
--- on_chunk(info) (false stops the import), on_reject(entry).
+-- on_chunk(info) (false stops the import), on_reject(entry), rejects (path of a CSV of every
+-- rejected row, kept across resumes), encoding ("utf-8" | "latin1" | "windows-1252"),
+-- should_stop() (polled between rows and after each accepted chunk: a truthy value ends the
+-- import there, summary.interrupted = that value; with it, a wait for a rate-limit slot is
+-- done here in 0.25 s slices, reported as on_progress{ phase = "wait", wait =, status = }).
 -- Returns the summary table; on any failure (bad options, an unreadable or malformed file, a
 -- bad journal, a failed call) raises the error object, or returns nil, err, summary with a
 -- client made with raise = false (summary nil when nothing was read yet). err.import holds the
@@ -531,19 +241,52 @@ local function import(client, source, opts)
 
   local summary = { rows = 0, sent = 0, rejected = {}, rejected_count = 0, failed = {}, calls = 0,
     chunks = 0, skipped = 0, bytes = 0, added = 0, updated = 0, ignored = 0, stopped = false,
-    ignored_columns = {}, cap = cap }
+    ignored_columns = {}, cap = cap, refused = 0, warnings = {} }
   local raising = client.raise ~= false
+  local should_stop = opts.should_stop
 
-  -- resume state
-  local jstate
-  if opts.journal then jstate = read_journal(opts.journal, list_id, compare) end
+  -- resume state: the journal, checked against what the file holds now
+  local jstate, verified
+  if opts.journal then jstate = journal.read(opts.journal, list_id, compare) end
+  if jstate and type(source) == "string" and jstate.chunks > 0 then
+    local good, d = journal.verify(source, jstate.records)
+    verified = d
+    if good < jstate.chunks then
+      local first = jstate.records[good + 1]
+      summary.changed = { chunk = good + 1, first_line = first.first_line, chunks = jstate.chunks }
+      summary.warnings[#summary.warnings + 1] = ("%s changed since the journal recorded chunk %d"
+        .. " (lines %d-%d): the journal is cut back to %d chunk(s) and the rows from line %d on are"
+        .. " sent again"):format(source, good + 1, first.first_line, first.last_line, good,
+        first.first_line)
+      journal.keep(opts.journal, list_id, compare, jstate.records, good)
+      local records = {}
+      for k = 1, good do records[k] = jstate.records[k] end
+      jstate = { records = records, chunks = good, last = records[good] }
+    end
+  end
   local resume_index = jstate and jstate.last and jstate.last.next_index or 0
+
+  local rej
+  if opts.rejects then
+    rej = rejects_file.open(opts.rejects, jstate and jstate.last and jstate.last.rejects_bytes or nil)
+    if rej.warning then summary.warnings[#summary.warnings + 1] = rej.warning end
+  end
 
   local src
   if type(source) == "string" then
-    src = csv_source(source, opts)
+    local ok, res = pcall(csv_source, source, opts, opts.journal and core.digest() or nil)
+    if not ok then
+      if rej then rej.close() end
+      error(res, 0)
+    end
+    src = res
   else
     src = table_source(source)
+  end
+  local src_close = src.close
+  function src.close()
+    src_close()
+    if rej then rej.close() end
   end
 
   -- field resolution -------------------------------------------------
@@ -611,7 +354,13 @@ local function import(client, source, opts)
       if t then
         local s, why = cell(v, col)
         if s == nil then return nil, why end
-        if type(s) == "string" then s = trim(s) end
+        if type(s) == "string" then
+          if src.kind == "table" then
+            s, why = to_utf8(s, "utf-8", col)
+            if not s then return nil, why end
+          end
+          s = trim(s)
+        end
         if s ~= "" then
           if t == "tags" then
             s = split_tags(s)
@@ -634,9 +383,25 @@ local function import(client, source, opts)
     return row, key, leaves
   end
 
+  -- a rejected row as reported: text that is valid UTF-8 whatever the source held
+  local function clean_row(raw)
+    if type(raw) ~= "table" then return raw end
+    local out
+    for k, v in pairs(raw) do
+      if type(v) == "string" and charset.utf8_problem(v) then
+        out = out or {}
+        out[k] = charset.sanitize(v)
+      end
+    end
+    if not out then return raw end
+    for k, v in pairs(raw) do if out[k] == nil then out[k] = v end end
+    return out
+  end
+
   local function reject(line, reason, raw)
     summary.rejected_count = summary.rejected_count + 1
-    local entry = { line = line, reason = reason, row = raw }
+    local entry = { line = line, reason = charset.sanitize(tostring(reason)), row = clean_row(raw) }
+    if rej then rej.write(entry) end
     if #summary.rejected < max_rejected then summary.rejected[#summary.rejected + 1] = entry end
     if on_reject then on_reject(entry) end
   end
@@ -668,6 +433,7 @@ local function import(client, source, opts)
         src.close()
         raise_usage("import: cannot seek in the source: " .. tostring(err), "FILE_ERROR")
       end
+      src.reader.digest = verified
       src.index = resume_index
     else
       -- re-read (without sending) so that duplicate detection sees the same rows as before
@@ -688,7 +454,14 @@ local function import(client, source, opts)
     summary.skipped = resume_index
   end
 
-  if opts.journal then jf = open_journal(opts.journal, jstate, list_id, compare) end
+  if opts.journal then
+    local ok, res = pcall(journal.open, opts.journal, jstate, list_id, compare)
+    if not ok then
+      src.close()
+      error(res, 0)
+    end
+    jf = res
+  end
 
   local function cleanup()
     src.close()
@@ -711,7 +484,34 @@ local function import(client, source, opts)
   local chunk_first, chunk_last
 
   -- pos_*: where a rerun resumes after this chunk (the source position after its last row)
+  -- With should_stop, a wait for a rate-limit slot happens here, in slices of 0.25 s, so an
+  -- interrupt during it ends the import at once (nothing is in flight yet) rather than when
+  -- the slot frees, possibly an hour later. Returns should_stop's value when interrupted.
+  local function wait_for_slot()
+    if not should_stop or not client.rate_limit_status then return nil end
+    for _ = 1, 3 do -- then let the client wait (another process may have taken the slot)
+      local st = client:rate_limit_status()
+      if type(st) ~= "table" or (st.remaining or 1) > 0 or (st.reset_in or 0) <= 0 then return nil end
+      progress("wait", { wait = st.reset_in, status = st })
+      local deadline = core.now() + st.reset_in
+      while true do
+        local why = should_stop()
+        if why then return why end
+        local left = deadline - core.now()
+        if left <= 0 then break end
+        core.sleep(left < 0.25 and left or 0.25)
+      end
+    end
+    return nil
+  end
+
   local function send_chunk(pos_index, pos_offset, pos_line)
+    local why = wait_for_slot()
+    if why then
+      summary.interrupted = why
+      summary.pending = npieces
+      return false
+    end
     chunk_no = chunk_no + 1
     progress("send", { chunk_rows = npieces, chunk_bytes = chunk_bytes })
     local ok, res, err = pcall(client.call_buffer, client, "addSubscriberBulk", fb)
@@ -737,14 +537,22 @@ local function import(client, source, opts)
         for _, e in pairs(res.ERRORS) do
           if type(e) == "table" then
             local idx = tonumber(e.LINE)
-            summary.failed[#summary.failed + 1] = { line = idx and chunk_lines[idx + 1], code = e.ERROR }
+            local line = idx and chunk_lines[idx + 1]
+            local code = charset.sanitize(tostring(e.ERROR or e.error or "refused"))
+            summary.failed[#summary.failed + 1] = { line = line, code = code }
+            summary.refused = summary.refused + 1
+            local entry = { line = line, reason = "refused by the service: " .. code, service = true }
+            if rej then rej.write(entry) end
+            if on_reject then on_reject(entry) end
           end
         end
       end
     end
     local rec = { chunk = chunk_no, first_line = chunk_first, last_line = chunk_last, rows = npieces,
-      next_index = pos_index, offset = pos_offset, next_line = pos_line }
-    if jf then journal_append(jf, rec) end
+      next_index = pos_index, offset = pos_offset, next_line = pos_line,
+      rejects_bytes = rej and rej.bytes() or 0,
+      digest = src.reader and src.reader.digest and src.reader.digest:hex(true) or "-" }
+    if jf then journal.append(jf, rec) end
     npieces, chunk_bytes, chunk_fields, chunk_lines = 0, 0, 0, {}
     rec.response = res
     progress("sent", { chunk_rows = rec.rows })
@@ -760,6 +568,12 @@ local function import(client, source, opts)
   local run = function()
     local b_index, b_offset, b_line -- source position before the current record
     while true do
+      local why = should_stop and should_stop()
+      if why then
+        summary.interrupted = why
+        summary.pending = npieces
+        return true
+      end
       b_index = src.index
       b_offset = reader and reader.offset or 0
       b_line = reader and reader.line or b_index + 1
@@ -805,6 +619,12 @@ local function import(client, source, opts)
       end
       if on_progress and summary.rows % PROGRESS_EVERY == 0 then progress("read") end
     end
+    local why = npieces > 0 and should_stop and should_stop()
+    if why then
+      summary.interrupted = why
+      summary.pending = npieces
+      return true
+    end
     if npieces > 0 then
       local ok, e = send_chunk(src.index, reader and reader.offset or 0, reader and reader.line or src.index + 1)
       if ok == nil then return nil, e end
@@ -821,198 +641,6 @@ local function import(client, source, opts)
   cleanup()
   progress("done")
   return summary
-end
-
----------------------------------------------------------------------------
--- export
-
--- export column names: the API's option names where there is one
-local EXPORT_NAME = { LANGUAGE = "lang" }
-local KNOWN_ORDER = { "uid", "email", "cellphone", "telephone", "fax", "first_name", "last_name",
-  "birth_date", "lang", "status" }
-local KNOWN_RANK = {}
-for i, k in ipairs(KNOWN_ORDER) do KNOWN_RANK[k] = i end
-
-local function column_of(key, raw_names)
-  if raw_names then return key end
-  local id = match(key, "^EXTRA_FIELD_(.+)$") or match(key, "^extra_(.+)$")
-  if id then return "extra_" .. id end
-  return EXPORT_NAME[key] or lower(key)
-end
-
-local function value_text(v)
-  local t = type(v)
-  if t == "string" then return v end
-  if t == "number" then
-    if v == floor(v) then return format("%d", v) end
-    return tostring(v)
-  end
-  if t == "boolean" then return v and "1" or "0" end
-  if t == "table" then
-    local parts = {}
-    for i = 1, #v do parts[i] = value_text(v[i]) end
-    return concat(parts, ";")
-  end
-  return ""
-end
-
---- Export every subscriber of a list as CSV. dest: path, or function(text) called with each
--- line (terminator included). opts: page_size (1000), segment, raw_names (keep the API's
--- upper-case keys as column names), eol, on_page(info).
--- Returns { rows =, calls =, columns = {…} }; raises (or nil, err with raise = false). A path
--- that cannot be written is refused before the first call; the file is written once every page
--- has arrived (a failed export leaves an existing file as it was).
--- Fail now, before any call, when `path` cannot be written; never truncate or leave behind
--- a file (the real write happens after the last page arrived).
-local function check_writable(path)
-  local existed = io.open(path, "rb")
-  if existed then existed:close() end
-  local f, err = io.open(path, "ab")
-  if not f then
-    raise_usage("export: cannot write " .. path .. ": " .. tostring(err), "FILE_ERROR")
-  end
-  f:close()
-  if not existed then os.remove(path) end
-end
-
-local function export(client, list_id, dest, opts)
-  if type(client) ~= "table" or type(client.call) ~= "function" then
-    raise_usage("export: argument 'client' must be an egoi client")
-  end
-  if list_id == nil or check.value("id", list_id) then
-    raise_usage("export: argument 'listID' must be a positive integer list id, got " .. check.show(list_id))
-  end
-  if type(dest) ~= "string" and type(dest) ~= "function" then
-    raise_usage("export: argument 'dest' must be a path or a function, got " .. type(dest))
-  end
-  if opts ~= nil and type(opts) ~= "table" then raise_usage("export: argument 'opts' must be a table") end
-  opts = opts or {}
-  local why = check.names(opts, option_names.export, "option")
-  if why then raise_usage("export: " .. why) end
-  local size = opts.page_size or 1000
-  if type(size) ~= "number" or size < 1 or size ~= floor(size) then
-    raise_usage("export: option 'page_size' must be a positive integer")
-  end
-  if opts.eol ~= nil and opts.eol ~= "\n" and opts.eol ~= "\r\n" then
-    raise_usage("export: option 'eol' must be \"\\n\" or \"\\r\\n\"")
-  end
-  if opts.on_page ~= nil and type(opts.on_page) ~= "function" then
-    raise_usage("export: option 'on_page' must be a function")
-  end
-  if opts.segment ~= nil and check.value("segment", opts.segment) then
-    raise_usage("export: option 'segment' " .. check.value("segment", opts.segment))
-  end
-  if type(dest) == "string" then check_writable(dest) end
-  local raw_names = opts.raw_names == true
-
-  local calls, start = 0, 0
-  local columns, colset = {}, {}
-  local spool, spool_path, first
-  local rows = 0
-  local cjson = require("cjson").new()
-
-  local function page()
-    -- one page as an array (subscribers:page copes with every answer shape)
-    local recs, err = client.subscribers:page{ listID = list_id, start = start, page_size = size,
-      segment = opts.segment }
-    calls = calls + 1
-    if recs == nil then return nil, err end
-    return recs
-  end
-
-  local function flat(rec)
-    local out = {}
-    for k, v in pairs(rec) do
-      local c = column_of(tostring(k), raw_names)
-      if out[c] == nil or out[c] == "" then out[c] = value_text(v) end
-      if not colset[c] then
-        colset[c] = true
-        columns[#columns + 1] = c
-      end
-    end
-    return out
-  end
-
-  local function fail(err)
-    if spool then spool:close(); os.remove(spool_path) end
-    if client.raise ~= false then error(err, 0) end
-    return nil, err
-  end
-
-  local ok_call, err_call = pcall(function()
-    while true do
-      local recs, err = page()
-      if recs == nil then return err end
-      local n = #recs
-      for i = 1, n do
-        local r = flat(recs[i])
-        rows = rows + 1
-        if not first then
-          first = {}
-        end
-        if spool then
-          spool:write(cjson.encode(r), "\n")
-        else
-          first[#first + 1] = r
-        end
-      end
-      start = start + n
-      if opts.on_page then opts.on_page({ rows = rows, calls = calls }) end
-      if n < size or n > size then break end
-      if not spool then
-        -- more than one page: keep memory flat by spooling records to a temporary file
-        spool_path = os.tmpname()
-        local serr
-        spool, serr = io.open(spool_path, "w+b")
-        if not spool then
-          os.remove(spool_path)
-          raise_usage("export: cannot create a temporary file: " .. tostring(serr), "FILE_ERROR")
-        end
-        for _, r in ipairs(first) do spool:write(cjson.encode(r), "\n") end
-        first = {}
-      end
-    end
-  end)
-  if not ok_call then return fail(err_call) end
-  if err_call then return fail(err_call) end
-
-  sort(columns, function(a, b)
-    local ra, rb = KNOWN_RANK[a], KNOWN_RANK[b]
-    if ra and rb then return ra < rb end
-    if ra or rb then return ra ~= nil end
-    return a < b
-  end)
-  local w, werr = csv.writer(dest, { eol = opts.eol })
-  if not w then
-    if spool then spool:close(); os.remove(spool_path) end
-    raise_usage("export: cannot write " .. tostring(dest) .. ": " .. tostring(werr), "FILE_ERROR")
-  end
-  local ncol = #columns
-  local function put(fields)
-    local ok, err = w:write(fields, ncol)
-    if not ok then
-      w:close()
-      if spool then spool:close(); os.remove(spool_path) end
-      raise_usage("export: cannot write " .. tostring(dest) .. ": " .. tostring(err), "FILE_ERROR")
-    end
-  end
-  put(columns)
-  local function emit(r)
-    local vals = {}
-    for i = 1, ncol do vals[i] = r[columns[i]] or "" end
-    put(vals)
-  end
-  if spool then
-    spool:seek("set", 0)
-    for line in spool:lines() do emit(cjson.decode(line)) end
-    spool:close()
-    os.remove(spool_path)
-  else
-    for _, r in ipairs(first or {}) do emit(r) end
-  end
-  local ok, err = w:close()
-  if not ok then raise_usage("export: cannot write " .. tostring(dest) .. ": " .. tostring(err), "FILE_ERROR") end
-  return { rows = rows, calls = calls, columns = columns }
 end
 
 ---------------------------------------------------------------------------

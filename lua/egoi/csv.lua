@@ -27,6 +27,7 @@ local concat = table.concat
 local find, sub, gsub, byte = string.find, string.sub, string.gsub, string.byte
 
 local DEFAULT_MAX_RECORD = 1024 * 1024
+local BLOCK = 65536
 local BOM = "\239\187\191"
 local QUOTE = 34 -- '"'
 
@@ -36,7 +37,9 @@ Reader.__index = Reader
 --- Wrap an open file handle (read mode, positioned at the start of a record).
 -- opts.max_record: byte limit for one record (default 1 MiB); opts.close: close the handle
 -- with the reader (default false); opts.line / opts.offset: line number and byte offset of
--- the handle's current position (default 1 and 0: the start of the file).
+-- the handle's current position (default 1 and 0: the start of the file); opts.digest: an
+-- object with update(bytes) and mark() (core.digest()) fed every byte read after a BOM, and
+-- marked at the start of each record.
 function csv.reader(handle, opts)
   if handle == nil or (type(handle) ~= "userdata" and type(handle) ~= "table") then
     error("csv.reader: argument 'handle' must be an open file, got " .. type(handle), 2)
@@ -56,6 +59,8 @@ function csv.reader(handle, opts)
     max_record = max_record,
     own = opts.close == true,
     first = (opts.offset or 0) == 0, -- a BOM can only be at offset 0
+    digest = opts.digest,
+    buf = nil, pos = 1,              -- the block being read and the next byte in it
   }, Reader)
 end
 
@@ -74,10 +79,47 @@ function csv.open(path, opts)
   return r
 end
 
--- the next physical line with its terminator, or nil at end of file
+-- the next physical line with its terminator, or nil at end of file. The file is read in
+-- blocks, so a line is never longer in memory than max_record (plus a block): a file without
+-- line breaks fails at max_record instead of being read whole.
 local function read_line(self)
-  local s = self.f:read("*L")
-  if s == nil then return nil end
+  local buf, pos = self.buf, self.pos
+  local nl = buf and find(buf, "\n", pos, true)
+  local s
+  if nl then
+    s = sub(buf, pos, nl)
+    self.pos = nl + 1
+  else
+    local parts, n, total = {}, 0, 0
+    if buf and pos <= #buf then
+      n = 1
+      parts[1] = sub(buf, pos)
+      total = #parts[1]
+    end
+    while true do
+      local blk = self.f:read(BLOCK)
+      if not blk then
+        self.buf, self.pos = nil, 1
+        break
+      end
+      local j = find(blk, "\n", 1, true)
+      n = n + 1
+      if j then
+        parts[n] = sub(blk, 1, j)
+        self.buf, self.pos = blk, j + 1
+        break
+      end
+      parts[n] = blk
+      total = total + #blk
+      if total > self.max_record + 2 then
+        self.buf, self.pos = nil, 1
+        error(("csv: the record starting at line %d is longer than %d bytes"):format(
+          self.line, self.max_record), 0)
+      end
+    end
+    if n == 0 then return nil end
+    s = n == 1 and parts[1] or concat(parts)
+  end
   if self.first then
     self.first = false
     if sub(s, 1, 3) == BOM then
@@ -87,6 +129,7 @@ local function read_line(self)
   end
   self.offset = self.offset + #s
   self.line = self.line + 1
+  if self.digest then self.digest:update(s) end
   return s
 end
 
@@ -165,6 +208,7 @@ end
 -- `line` is the number of the record's first physical line; `offset` the byte offset just
 -- after the record (where a later reader may resume).
 function Reader:next()
+  if self.digest then self.digest:mark() end
   while true do
     local raw = read_line(self)
     if raw == nil then return nil end
@@ -222,6 +266,7 @@ function Reader:seek(offset, line)
   self.offset = offset
   self.line = line or self.line
   self.first = offset == 0
+  self.buf, self.pos = nil, 1
   return true
 end
 

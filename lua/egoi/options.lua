@@ -56,6 +56,7 @@ options.import = {
   "autoresponder",
   "compare_field",
   "dedupe",
+  "encoding",
   "journal",
   "listID",
   "map",
@@ -69,6 +70,8 @@ options.import = {
   "on_progress",
   "on_reject",
   "operation",
+  "rejects",
+  "should_stop",
   "status",
   "tags",
 }

@@ -76,7 +76,10 @@ calls as --max-bytes allows. Bad rows are reported with their line numbers and n
   --operation N         2 = add or update (default), 1 = add only
   --status N            default status 0-4 for new subscribers
   --tags ID[,ID...]     tag ids for every imported subscriber
-  --rejects FILE        write the rejected rows as CSV (line, reason, then the row)
+  --rejects FILE        every row not imported as CSV (line, reason, row), kept across resumes
+  --encoding E          utf-8 (default: invalid UTF-8 rejects the row), latin1, windows-1252
+First Ctrl-C/SIGTERM: the call in flight finishes and is journaled, then exit 130/143; a
+second one aborts. Exit 1 (NOTHING_IMPORTED) when no row was imported.
 Fields: email cellphone telephone fax first_name last_name birth_date (YYYY-MM-DD) lang
 status tax_id address zip_code city district state country age gender id_card company
 tags extra_<id>, or an extra field's name. Phones: 351-912345678 or +351912345678.
@@ -86,6 +89,8 @@ usage: egoi export LIST [FILE]
 Write every subscriber of LIST as CSV (header = every field seen). Without FILE the CSV goes
 to stdout (then --json is not allowed); the summary goes to stderr.
   --page-size N        records per call (default 1000)
+Short pages do not end the export early: the count is checked against the list's (one
+getLists call); fewer records than that exits 1 (EXPORT_INCOMPLETE).
 ]],
   campaigns = "usage: egoi campaigns\nThe account's campaigns (hash, list, channel, status, subject).\n",
   campaign = [[
@@ -239,10 +244,39 @@ commands.fields = { fn = function(ctx, pos)
     { key = "name", title = "NAME" }, { key = "type", title = "TYPE" } }, rows)
 end }
 
+-- what an import printed on stdout, also when it was interrupted or failed half-way
+local function import_summary(s, opt)
+  local out = io.stdout
+  out:write(("read %d rows: %d sent in %d calls (%d chunks, %s), %d rejected%s\n"):format(
+    s.rows, s.sent, s.calls, s.chunks, output.bytes(s.bytes), s.rejected_count,
+    s.skipped > 0 and (", " .. s.skipped .. " skipped (already imported per the journal)") or ""))
+  if s.added + s.updated + s.ignored > 0 then
+    out:write(("service: %d added, %d updated, %d ignored\n"):format(s.added, s.updated, s.ignored))
+  end
+  for i, r in ipairs(s.rejected) do
+    if i > 20 then
+      out:write(("... and %d more%s\n"):format(s.rejected_count - 20,
+        opt.rejects and (" (all in " .. opt.rejects .. ")") or " (use --rejects FILE for all)"))
+      break
+    end
+    out:write(("line %d: %s\n"):format(r.line, r.reason))
+  end
+  for _, f in ipairs(s.failed) do
+    out:write(("line %s: refused by the service: %s\n"):format(tostring(f.line), tostring(f.code)))
+  end
+  if #s.ignored_columns > 0 then
+    out:write("ignored read-only columns: ", table.concat(s.ignored_columns, ", "), "\n")
+  end
+  for _, w in ipairs(s.warnings or {}) do out:write("note: ", w, "\n") end
+  if s.stopped then out:write("stopped early\n") end
+end
+
+local SIGNAL_EXIT = { SIGINT = 130, SIGTERM = 143 }
+
 commands.import = {
   values = { map = "multi", journal = "single", ["max-bytes"] = "single", ["max-rows"] = "single",
     ["max-fields"] = "single", ["compare-field"] = "single", operation = "single", status = "single",
-    tags = "single", rejects = "single" },
+    tags = "single", rejects = "single", encoding = "single" },
   fn = function(ctx, pos, opt)
     if #pos ~= 2 then usage("usage: egoi import LIST FILE.csv [options]") end
     local bulk = require "egoi.bulk"
@@ -251,72 +285,66 @@ commands.import = {
       local col, field = m:match("^(.-)=(.*)$")
       if not col or col == "" then usage("--map wants COLUMN=FIELD (or COLUMN=- to skip): " .. m) end
       map = map or {}
-      map[col] = (field == "" or field == "-") and false or field
+      if field == "" or field == "-" then map[col] = false else map[col] = field end
     end
     local tags
     if opt.tags then
       tags = {}
-      for t in opt.tags:gmatch("[^,%s]+") do tags[#tags + 1] = t end
+      for t in opt.tags:gmatch("[^,%s]+") do
+        if not t:match("^[1-9]%d*$") then
+          usage("--tags wants tag ids (positive integers, comma-separated): " .. opt.tags)
+        end
+        tags[#tags + 1] = t
+      end
+      if #tags == 0 then usage("--tags wants tag ids (positive integers, comma-separated)") end
     end
-    local rejects
-    if opt.rejects then
-      local csv = require "egoi.csv"
-      local w, err = csv.writer(opt.rejects)
-      if not w then usage("cannot write " .. opt.rejects .. ": " .. tostring(err), "FILE_ERROR") end
-      rejects = w
-      w:write({ "line", "reason", "row" })
+    if opt.operation and opt.operation ~= "1" and opt.operation ~= "2" then
+      usage("--operation must be 1 (add only) or 2 (add or update): " .. opt.operation)
     end
+    if opt.status and not opt.status:match("^[0-4]$") then usage("--status must be 0, 1, 2, 3 or 4: " .. opt.status) end
+    if opt.encoding and not require("egoi.charset").normalize_name(opt.encoding) then
+      usage("--encoding must be utf-8, latin1 or windows-1252: " .. opt.encoding)
+    end
+    local core = require "egoi.core"
     local bar = ctx.progress
     local o = {
-      listID = pos[1], map = map, journal = opt.journal,
+      listID = pos[1], map = map, journal = opt.journal, rejects = opt.rejects, encoding = opt.encoding,
       max_bytes = opt["max-bytes"] and size_arg(opt["max-bytes"], "max-bytes"),
       max_rows = opt["max-rows"] and int_arg(opt["max-rows"], "max-rows"),
       max_fields = opt["max-fields"] and int_arg(opt["max-fields"], "max-fields"),
       compare_field = opt["compare-field"],
       operation = opt.operation and int_arg(opt.operation, "operation"),
       status = opt.status, tags = tags, max_rejected = 1000,
-      on_progress = bar and function(info) bar:update(info) end,
-      on_reject = rejects and function(e)
-        local parts = {}
-        if type(e.row) == "table" then
-          local keys = {}
-          for k in pairs(e.row) do keys[#keys + 1] = tostring(k) end
-          table.sort(keys)
-          for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. tostring(e.row[k]) end
-        end
-        rejects:write({ tostring(e.line), e.reason, table.concat(parts, "; ") })
+      on_progress = bar and function(info)
+        if info.phase == "wait" then bar:wait(info.wait, info.status) else bar:update(info) end
       end,
+      -- first SIGINT/SIGTERM: finish the call in flight, journal it, stop; a second one kills
+      should_stop = core.signals_caught,
     }
-    local ok, s, err = pcall(bulk.import, ctx.client, pos[2], o)
-    if rejects then rejects:close() end
+    core.signals_catch()
+    local ok, s, err, partial = pcall(bulk.import, ctx.client, pos[2], o)
+    core.signals_release()
     if not ok then error(s, 0) end
-    if s == nil then error(err, 0) end
+    if s == nil then
+      -- a failure half-way: say what was done before the error
+      if partial and partial.rows and not ctx.json then import_summary(partial, opt) end
+      error(err, 0)
+    end
     if ctx.json then
       s.failed = #s.failed > 0 and s.failed or nil
-      return output.json(s)
+      output.json(s)
+    else
+      import_summary(s, opt)
     end
-    local out = io.stdout
-    out:write(("read %d rows: %d sent in %d calls (%d chunks, %s), %d rejected%s\n"):format(
-      s.rows, s.sent, s.calls, s.chunks, output.bytes(s.bytes), s.rejected_count,
-      s.skipped > 0 and (", " .. s.skipped .. " skipped (already imported per the journal)") or ""))
-    if s.added + s.updated + s.ignored > 0 then
-      out:write(("service: %d added, %d updated, %d ignored\n"):format(s.added, s.updated, s.ignored))
+    if s.interrupted then
+      error({ kind = "interrupted", code = "INTERRUPTED", exit = SIGNAL_EXIT[s.interrupted] or 130,
+        message = ("stopped by %s after %d accepted chunk(s); %s"):format(s.interrupted, s.chunks,
+          opt.journal and "rerun the same command to resume" or "without --journal a rerun starts over") }, 0)
     end
-    for i, r in ipairs(s.rejected) do
-      if i > 20 then
-        out:write(("... and %d more%s\n"):format(s.rejected_count - 20,
-          opt.rejects and (" (all in " .. opt.rejects .. ")") or " (use --rejects FILE for all)"))
-        break
-      end
-      out:write(("line %d: %s\n"):format(r.line, r.reason))
+    if s.sent - s.refused <= 0 and s.skipped == 0 and not s.stopped then
+      error({ kind = "api", code = "NOTHING_IMPORTED", message = s.rows == 0 and "the file has no data rows"
+        or ("none of the %d rows was imported"):format(s.rows) }, 0)
     end
-    for _, f in ipairs(s.failed) do
-      out:write(("line %s: refused by the service: %s\n"):format(tostring(f.line), tostring(f.code)))
-    end
-    if #s.ignored_columns > 0 then
-      out:write("ignored read-only columns: ", table.concat(s.ignored_columns, ", "), "\n")
-    end
-    if s.stopped then out:write("stopped early\n") end
   end,
 }
 
@@ -331,7 +359,14 @@ commands.export = {
     local dest = file or function(text) io.stdout:write(text) end
     local res, err = bulk.export(ctx.client, pos[1], dest,
       { page_size = opt["page-size"] and int_arg(opt["page-size"], "page-size") })
-    if res == nil then error(err, 0) end
+    if res == nil then
+      local x = type(err) == "table" and rawget(err, "export")
+      if x and not ctx.quiet then
+        io.stderr:write(("egoi: exported %d of the %s subscribers the list counts, in %d calls%s\n"):format(
+          x.rows, tostring(x.total), x.calls, file and (" to " .. file) or ""))
+      end
+      error(err, 0)
+    end
     if ctx.json then
       res.file = file
       return output.json(res)
@@ -457,6 +492,7 @@ end }
 
 local function exit_code_of(err)
   if getmetatable(err) == Usage then return 2 end
+  if type(err) == "table" and type(rawget(err, "exit")) == "number" then return err.exit end
   if type(err) == "table" and err.kind then return EXIT[err.kind] or 1 end
   return 3
 end

@@ -1,17 +1,29 @@
 -- egoi.cli.output - human tables, JSON documents and error lines for the `egoi` command.
 local cjson = require("cjson").new()
+local charset = require "egoi.charset"
 
 local output = {}
 
-local type, tostring, pairs, ipairs = type, tostring, pairs, ipairs
+local type, tostring, pairs, ipairs, setmetatable, getmetatable =
+  type, tostring, pairs, ipairs, setmetatable, getmetatable
 local concat, sort = table.concat, table.sort
 
 cjson.encode_sparse_array(true)
 
---- One JSON document (a line) on `out` (default io.stdout).
+-- the document with every string (keys too) valid UTF-8: invalid bytes become U+FFFD
+local function clean(v, depth)
+  if type(v) == "string" then return charset.sanitize(v) end
+  if type(v) ~= "table" or depth > 100 then return v end
+  local out = {}
+  for k, x in pairs(v) do out[clean(k, depth + 1)] = clean(x, depth + 1) end
+  return setmetatable(out, getmetatable(v))
+end
+
+--- One JSON document (a line) on `out` (default io.stdout); never invalid UTF-8, whatever
+-- the service sent.
 function output.json(doc, out)
   out = out or io.stdout
-  out:write(cjson.encode(doc), "\n")
+  out:write(cjson.encode(clean(doc, 0)), "\n")
 end
 
 -- display width of a UTF-8 string (code points; good enough for names)

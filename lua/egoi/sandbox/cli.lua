@@ -24,6 +24,8 @@ SOAP /v2/soap.php and /v2/soap_any.php, WSDLs at ?wsdl) and v3 (JSON, at the roo
   --max-lists N          lists per account, NO_MORE_LISTS_ALLOWED (default 50)
   --max-subscribers N    subscribers per account, CANNOT_ADD_MORE_SUBSCRIBERS (default 100000)
   --max-fields N         form fields per request (default 4000000)
+  --page-cap N           subscriberData answers at most N records whatever `limit` asks
+                         (default off; tests clients that stop at a short page)
   --callback-timeout S   timeout of callback deliveries in seconds (default 5)
   --fail-method NAME     make NAME crash (tests INTERNAL_ERROR); repeatable
   --print-wsdl EP        print the WSDL of EP (soap or soap_any) and exit
@@ -104,6 +106,9 @@ function M.parse(argv)
       elseif a == "--max-lists" then cfg.max_lists = int(value(a)) or error("--max-lists needs a number", 0)
       elseif a == "--max-subscribers" then
         cfg.max_subscribers = int(value(a)) or error("--max-subscribers needs a number", 0)
+      elseif a == "--page-cap" then
+        cfg.page_cap = int(value(a)) or error("--page-cap needs a number", 0)
+        if cfg.page_cap < 1 then error("--page-cap must be at least 1", 0) end
       elseif a == "--max-fields" then cfg.max_fields = int(value(a)) or error("--max-fields needs a number", 0)
       elseif a == "--callback-timeout" then
         cfg.callback_timeout = tonumber(value(a)) or error("--callback-timeout needs seconds", 0)

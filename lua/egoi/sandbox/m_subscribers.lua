@@ -264,6 +264,10 @@ M.subscriberData = { fn = function(ctx)
       end
     end
     local page = util.page(uids, ctx.o)
+    local cap = ctx.cfg.page_cap
+    if cap then
+      for i = #page, cap + 1, -1 do page[i] = nil end
+    end
     for i, uid in ipairs(page) do page[i] = M.view(list.subs[uid]) end
     return { subscriber = shape.list(page) }
   end
