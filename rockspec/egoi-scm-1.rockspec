@@ -30,7 +30,6 @@ build = {
          sources = {
             "csrc/core.c", "csrc/errors.c", "csrc/encode.c", "csrc/decode.c",
             "csrc/xmlrpc.c", "csrc/transport.c", "csrc/ratelimit.c", "csrc/redis.c",
-            "csrc/xmlrpc.c", "csrc/transport.c", "csrc/ratelimit.c",
             "csrc/signals.c", "csrc/filecheck.c",
          },
          defines = { "_DEFAULT_SOURCE", "_GNU_SOURCE" },
