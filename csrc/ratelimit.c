@@ -4,6 +4,8 @@
  *   core.now()                 wall-clock seconds (CLOCK_REALTIME) as a double
  *   core.sleep(seconds)        nanosleep, restarted on EINTR
  *   core.key_id(apikey)        16 lowercase hex chars naming per-key state
+ *   core.user_dir(path, create) true | nil, message: a directory only we can change
+ *   core.euid()                the effective user id
  *   core.ratelimit{ calls = 150, window = 3600, path = nil }
  *
  * The state is the account's history of call times on this host: a set of
@@ -211,6 +213,61 @@ static int rl_key_id(lua_State *L)
         out[i] = hex[(h >> (60 - 4 * i)) & 0xf];
     out[16] = '\0';
     lua_pushlstring(L, out, 16);
+    return 1;
+}
+
+/* core.user_dir(path, create) -> true | nil, message
+ * Is path a directory only this user can change? It must be owned by the
+ * effective uid and writable by it, and not writable by group or others.
+ * With create it is made (mode 0700) when missing, must not be a symlink
+ * and must give group and others no access at all. */
+static int rl_user_dir(lua_State *L)
+{
+    size_t len;
+    const char *path = luaL_checklstring(L, 1, &len);
+    int create = lua_toboolean(L, 2);
+    struct stat st;
+    char msg[600];
+    if (len == 0 || strlen(path) != len)
+        return luaL_argerror(L, 1, "path must be a non-empty string without NUL bytes");
+    if (create && mkdir(path, 0700) != 0 && errno != EEXIST) {
+        snprintf(msg, sizeof msg, "cannot create %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if ((create ? lstat(path, &st) : stat(path, &st)) != 0) {
+        snprintf(msg, sizeof msg, "cannot use %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(msg, sizeof msg, "%s is not a directory", path);
+        goto fail;
+    }
+    if (st.st_uid != geteuid()) {
+        snprintf(msg, sizeof msg, "%s is owned by uid %lu, not by this user (uid %lu)", path,
+                 (unsigned long)st.st_uid, (unsigned long)geteuid());
+        goto fail;
+    }
+    if ((st.st_mode & (create ? 077 : 022)) != 0) {
+        snprintf(msg, sizeof msg, "%s has mode %03o; only its owner may have access (0700)", path,
+                 (unsigned)(st.st_mode & 0777));
+        goto fail;
+    }
+    if (access(path, W_OK | X_OK) != 0) {
+        snprintf(msg, sizeof msg, "%s is not writable: %s", path, strerror(errno));
+        goto fail;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+fail:
+    lua_pushnil(L);
+    lua_pushstring(L, msg);
+    return 2;
+}
+
+/* core.euid() -> the effective user id (names the per-user directory) */
+static int rl_euid(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)geteuid());
     return 1;
 }
 
@@ -1062,6 +1119,8 @@ void egoi_ratelimit_open(lua_State *L)
         {"now", rl_now},
         {"sleep", rl_sleep},
         {"key_id", rl_key_id},
+        {"user_dir", rl_user_dir},
+        {"euid", rl_euid},
         {"ratelimit", rl_new},
         {NULL, NULL}
     };
