@@ -99,6 +99,9 @@
 #define RL_MAGIC "EGOIRL\0\1"
 #define RL_MAX_SIZE ((size_t)RL_HDR + (size_t)RL_REC * RL_MAX_CALLS)
 
+/* Longest block (seconds): block() refuses more, a state holding more is damaged. */
+#define RL_MAX_BLOCK 1e9
+
 /* Largest id / slot number: slot numbers stay exact in a double. */
 #define RL_MAX_ID 9007199254740992.0
 
@@ -340,7 +343,8 @@ static int rl_state_valid(const rl_t *rl)
         return 0;
     if (h->next_id < 1 || (double)h->next_id > RL_MAX_ID)
         return 0;
-    if (!isfinite(h->block_from) || !isfinite(h->block_until) || !(h->block_from <= h->block_until))
+    if (!isfinite(h->block_from) || !isfinite(h->block_until) || !(h->block_from <= h->block_until)
+        || h->block_until - h->block_from > RL_MAX_BLOCK)
         return 0;
     for (i = 0; i < h->count; i++)
         if (!isfinite(r[i].t) || r[i].id < 1 || (double)r[i].id > RL_MAX_ID)
@@ -999,7 +1003,7 @@ static int rl_block(lua_State *L)
     rl_t *rl = rl_check(L);
     double now = rl_check_now(L, 2);
     lua_Number s = luaL_checknumber(L, 3);
-    if (!isfinite(s) || s < 0 || s > 1e9)
+    if (!isfinite(s) || s < 0 || s > RL_MAX_BLOCK)
         return luaL_argerror(L, 3, "seconds must be a number from 0 to 1e9");
     return rl_do_block(L, rl, now, (double)s);
 }
