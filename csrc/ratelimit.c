@@ -757,7 +757,31 @@ corrupt:
 /* Lock the file and read the state into rl->hdr. Returns 0 with the lock
  * held, or -1 (io filled in) with no lock held. *fsize is the file's size
  * as found. */
-static int rl_file_begin(rl_t *rl, rl_io *io, int *dirty, off_t *fsize)
+static double rl_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Take the lock; *waited += the seconds spent waiting for another holder
+ * (0 when it was free at once, so an injected clock stays exact). */
+static int rl_lock(int fd, double *waited)
+{
+    double t0;
+    int r;
+    do {
+        r = flock(fd, LOCK_EX | LOCK_NB);
+    } while (r != 0 && errno == EINTR);
+    if (r == 0 || errno != EWOULDBLOCK)
+        return r;
+    t0 = rl_mono();
+    r = rl_flock(fd, LOCK_EX);
+    *waited += rl_mono() - t0;
+    return r;
+}
+
+static int rl_file_begin(rl_t *rl, rl_io *io, int *dirty, off_t *fsize, double *waited)
 {
     int attempt;
     *dirty = 0;
@@ -772,7 +796,7 @@ static int rl_file_begin(rl_t *rl, rl_io *io, int *dirty, off_t *fsize)
         }
         if (rl->fd < 0 && rl_open_file(rl, io) != 0)
             return -1;
-        if (rl_flock(rl->fd, LOCK_EX) != 0) {
+        if (rl_lock(rl->fd, waited) != 0) {
             rl_ioerr(io, rl, "cannot lock", errno);
             rl_close_fd(rl);
             return -1;
@@ -878,13 +902,17 @@ typedef struct {
 } rl_op;
 
 /* Run the common prologue: lock+read (file) and clamp. Returns 0, or -1
- * when an I/O error was recorded in op->io. */
-static int rl_begin(rl_t *rl, rl_op *op, double now)
+ * when an I/O error was recorded in op->io. The caller's *now was read
+ * before waiting for the lock: it is moved on by that wait, so a stale
+ * time never stamps the past nor clamps another process's newer stamps. */
+static int rl_begin(rl_t *rl, rl_op *op, double *now)
 {
+    double waited = 0;
     memset(op, 0, sizeof *op);
-    if (rl->path != NULL && rl_file_begin(rl, &op->io, &op->dirty, &op->fsize) != 0)
+    if (rl->path != NULL && rl_file_begin(rl, &op->io, &op->dirty, &op->fsize, &waited) != 0)
         return -1;
-    if (rl_clamp(rl, now))
+    *now += waited;
+    if (rl_clamp(rl, *now))
         op->dirty = 1;
     return 0;
 }
@@ -923,7 +951,7 @@ static int rl_reserve(lua_State *L)
     int ok;
     uint64_t slot = 0;
     double wait = 0;
-    if (rl_begin(rl, &op, now) != 0)
+    if (rl_begin(rl, &op, &now) != 0)
         return rl_push_ioerr(L, &op.io);
     ok = rl_state_reserve(rl, now, &slot, &wait);
     if (ok)
@@ -953,7 +981,7 @@ static int rl_commit(lua_State *L)
         || slot < 1 || (double)slot > RL_MAX_ID)
         return luaL_argerror(L, 2, "slot must be a slot number returned by reserve");
     now = rl_check_now(L, 3);
-    if (rl_begin(rl, &op, now) != 0)
+    if (rl_begin(rl, &op, &now) != 0)
         return rl_push_ioerr(L, &op.io);
     moved = rl_state_commit(rl, (uint64_t)slot, now);
     if (moved)
@@ -973,7 +1001,7 @@ static int rl_status(lua_State *L)
     rl_op op;
     uint32_t used = 0, remaining = 0;
     double reset_in = 0;
-    if (rl_begin(rl, &op, now) != 0)
+    if (rl_begin(rl, &op, &now) != 0)
         return rl_push_ioerr(L, &op.io);
     rl_state_status(rl, now, &used, &remaining, &reset_in);
     if (rl_end(rl, &op) != 0)
@@ -987,7 +1015,7 @@ static int rl_status(lua_State *L)
 static int rl_do_block(lua_State *L, rl_t *rl, double now, double seconds)
 {
     rl_op op;
-    if (rl_begin(rl, &op, now) != 0)
+    if (rl_begin(rl, &op, &now) != 0)
         return rl_push_ioerr(L, &op.io);
     if (rl_state_block(rl, now, seconds))
         op.dirty = 1;
