@@ -106,7 +106,7 @@
 #define RL_MAX_ID 9007199254740992.0
 
 #define RL_CORRUPT_MSG "rate-limit state file was corrupt and has been reset"
-#define RL_HINT "; set rate_limit.state_file to another path (or remove the file if it is a stale limiter state)"
+#define RL_HINT "; point rate_limit.state_file at a file of its own"
 
 struct rl_hdr {
     char magic[8];
@@ -683,7 +683,7 @@ static int rl_load(rl_t *rl, rl_io *io, off_t fsize)
 {
     unsigned char first[RL_HDR];
     size_t want, got, size;
-    uint32_t version, cap;
+    uint32_t version, cap, hcap;
     if (fsize == 0) {
         rl_state_init(rl, rl->calls);   /* new file */
         return 1;
@@ -703,8 +703,8 @@ static int rl_load(rl_t *rl, rl_io *io, off_t fsize)
             goto corrupt;
         size = (size_t)fsize;
         cap = (uint32_t)((size - RL_HDR) / RL_REC);
-        memcpy(&version, first + 12, 4);     /* the header's cap */
-        if (cap == 0 || version != cap)
+        memcpy(&hcap, first + 12, 4);
+        if (cap == 0 || hcap != cap)
             goto corrupt;
         if (rl_ensure(rl, cap) != 0) {
             rl_ioerr(io, rl, "cannot load", ENOMEM);

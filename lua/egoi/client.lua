@@ -417,8 +417,8 @@ local function acquire(self, method)
     local wait = a
     if not rl.wait then
       return nil, { kind = "rate_limit", code = "RATE_LIMITED", retry_after = wait, retryable = true,
-        message = ("local rate limit reached (%d calls per %gs); retry in %.1fs"):format(
-          rl.calls, rl.window, wait) }
+        message = ("rate limit reached (%d calls per %gs here, or a pause after the service's 429);"
+          .. " retry in %.1fs"):format(rl.calls, rl.window, wait) }
     end
     if rl.max_wait and waited + wait > rl.max_wait then
       return nil, { kind = "rate_limit", code = "RATE_LIMIT_WAIT_EXCEEDED", retry_after = wait,
