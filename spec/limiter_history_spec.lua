@@ -284,3 +284,65 @@ describe("what a state file path may hold", function()
     assert.equal(u32(2) .. u32(4) .. u32(3), data:sub(9, 20))
   end)
 end)
+
+describe("processes with different budgets on one file, concurrently #multiprocess", function()
+  local server = require "helpers.server"
+  local http = require "socket.http"
+  local srv, d
+  local pids = {}
+
+  before_each(function()
+    d = tmpdir()
+    srv = server.start{ cmd = "python3 spec/servers/counter.py {port}" }
+  end)
+
+  after_each(function()
+    for _, pid in ipairs(pids) do os.execute("kill " .. pid .. " 2>/dev/null") end
+    pids = {}
+    if srv then srv:stop() end
+    rmdir(d)
+  end)
+
+  it("4 workers with 12 calls / 2 s and 4 with 4 calls / 2 s: never more than 12 arrivals in 2 s", function()
+    local lua = os.getenv("EGOI_TEST_LUA") or (jit and "luajit" or "lua5.4")
+    local window, duration = 2, 4.5
+    local state = d .. "/state.bin"
+    local start_at = core.now() + 1.5
+    local outs = {}
+    for i = 1, 8 do
+      local calls = i <= 4 and 12 or 4
+      outs[i] = ("%s/worker%d.out"):format(d, i)
+      os.execute(("%s spec/helpers/rl_worker.lua %d '%s' %d %g %g %.6f >'%s' 2>&1 </dev/null & echo $! >'%s.pid'")
+        :format(lua, srv.port, state, calls, window, duration, start_at, outs[i], outs[i]))
+      pids[#pids + 1] = assert(tonumber((read_file(outs[i] .. ".pid") or ""):match("%d+")))
+    end
+    local deadline = start_at + duration + 30
+    local finished
+    repeat
+      finished = 0
+      for i = 1, 8 do
+        if (read_file(outs[i]) or ""):match("done") then finished = finished + 1 end
+      end
+      if finished < 8 then core.sleep(0.1) end
+    until finished == 8 or core.now() > deadline
+    assert.equal(8, finished)
+    local made = 0
+    for i = 1, 8 do
+      local out = read_file(outs[i])
+      local n, _, errs = out:match("done (%d+) (%d+) (%d+)")
+      assert.equal("0", errs, out)   -- no I/O error, no "corrupt" warning
+      made = made + tonumber(n)
+    end
+    pids = {}
+    local body, code = http.request(srv:url("/log"))
+    assert.equal(200, code)
+    local arrivals = {}
+    for t in body:gmatch("[%d.]+") do arrivals[#arrivals + 1] = tonumber(t) end
+    assert.equal(made, #arrivals)
+    for i = 1, #arrivals - 12 do
+      assert.is_true(arrivals[i + 12] - arrivals[i] >= window - 1e-5,
+        ("13 arrivals within %gs from %.6f"):format(arrivals[i + 12] - arrivals[i], arrivals[i]))
+    end
+    assert.is_true(#arrivals >= 12, "the budget was not used at all")
+  end)
+end)
