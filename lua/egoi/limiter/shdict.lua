@@ -35,6 +35,7 @@ local type, tostring, error, setmetatable, rawget, pcall, floor, huge, tonumber,
 local M = {}
 
 local GUARD = 0.002
+local FRESH_SLACK = 60      -- a caller's now this close to nginx's clock is nginx's clock
 local LOCK_TTL = 1          -- seconds a dead worker's lock may stand
 local LOCK_TRIES = 20000
 local MAX_BLOCK = 1e9
@@ -141,8 +142,12 @@ local function locked(self, now, fn)
     return nil, "SHDICT_ERROR", ("lua_shared_dict '%s': %s"):format(self.dict_name, tostring(lerr))
   end
   -- `now` was read before waiting for the lock: it is that much later now
-  -- (else a stale time would be stamped, and clamp others' newer stamps)
+  -- (else a stale time would be stamped, and clamp others' newer stamps).
+  -- When the caller's clock is nginx's (the resty clock; not an injected
+  -- test clock far from it), read it afresh under the lock instead.
   now = now + lerr
+  local fresh = clock()
+  if fresh and fresh > now and fresh - now < FRESH_SLACK then now = fresh end
   local raw = self.dict:get(self.hist_key)
   local st, warn, dirty = nil, nil, false
   if type(raw) == "string" then st = decode(raw, self.calls) end
