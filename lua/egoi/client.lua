@@ -16,9 +16,10 @@ local protocols = require "egoi.protocol"
 local resources = require "egoi.resources"
 local check = require "egoi.check"
 local option_names = require "egoi.options"
+local retry_after = require "egoi.retry_after"
 
-local type, pairs, ipairs, pcall, tostring, tonumber, setmetatable, getmetatable, error, select =
-  type, pairs, ipairs, pcall, tostring, tonumber, setmetatable, getmetatable, error, select
+local type, pairs, ipairs, pcall, tostring, setmetatable, getmetatable, error, select =
+  type, pairs, ipairs, pcall, tostring, setmetatable, getmetatable, error, select
 local floor, min, random = math.floor, math.min, math.random
 local json_decode, normalize = core.json_decode, core.normalize
 
@@ -87,10 +88,9 @@ local function check_type(opts, name, want)
   return v
 end
 
+-- path | nil, message (egoi.limiter.file: $XDG_RUNTIME_DIR or a 0700 directory of our own)
 local function default_state_file(apikey)
-  local dir = os.getenv("XDG_RUNTIME_DIR")
-  if not dir or dir == "" then dir = "/tmp" end
-  return ("%s/egoi-ratelimit-%s.bin"):format(dir, core.key_id(apikey))
+  return require("egoi.limiter.file").default_path(apikey)
 end
 
 local function make_limiter(rl, apikey)
@@ -113,9 +113,9 @@ local function make_limiter(rl, apikey)
   if rl.on_wait ~= nil and type(rl.on_wait) ~= "function" then
     error(usage("INVALID_ARGUMENT", "egoi.new: option 'rate_limit.on_wait' must be a function"), 0)
   end
-  local path = rl.state_file
+  local path, path_err = rl.state_file, nil
   if path == nil then
-    path = default_state_file(apikey)
+    if rl.limiter == nil and rl.shdict == nil then path, path_err = default_state_file(apikey) end
   elseif path == false then
     path = nil
   elseif type(path) ~= "string" then
@@ -126,6 +126,9 @@ local function make_limiter(rl, apikey)
     -- nginx: one window shared by every worker through ngx.shared[dict]
     lim = require("egoi.limiter.shdict").new{ dict = rl.shdict, calls = calls, window = window,
       key = core.key_id(apikey) }
+  elseif lim == nil and path_err then
+    -- no private place for the default file: every call fails with the reason
+    lim = require("egoi.limiter.file").refusing(path_err)
   elseif lim == nil then
     lim = core.ratelimit{ calls = calls, window = window, path = path }
   end
@@ -140,6 +143,8 @@ local function make_limiter(rl, apikey)
     wait = rl.wait ~= false,
     max_wait = rl.max_wait,
     on_wait = rl.on_wait,
+    strikes = 0,      -- consecutive 429s without Retry-After (the default pause doubles)
+    saw_429 = false,  -- the exchange just made was answered 429
   }
 end
 
@@ -379,8 +384,8 @@ local function acquire(self, method)
     local wait = a
     if not rl.wait then
       return nil, { kind = "rate_limit", code = "RATE_LIMITED", retry_after = wait, retryable = true,
-        message = ("local rate limit reached (%d calls per %gs); retry in %.1fs"):format(
-          rl.calls, rl.window, wait) }
+        message = ("rate limit reached (%d calls per %gs here, or a pause after the service's 429);"
+          .. " retry in %.1fs"):format(rl.calls, rl.window, wait) }
     end
     if rl.max_wait and waited + wait > rl.max_wait then
       return nil, { kind = "rate_limit", code = "RATE_LIMIT_WAIT_EXCEEDED", retry_after = wait,
@@ -401,15 +406,44 @@ end
 
 local function release(self, slot)
   local rl = self._limiter
-  if rl and type(slot) == "number" and rl.lim.commit then
+  if not rl then return end
+  -- any outcome but a 429 ends a run of 429s: the next default pause is short again
+  if rl.saw_429 then rl.saw_429 = false else rl.strikes = 0 end
+  if type(slot) == "number" and rl.lim.commit then
     local _, _, w = rl.lim:commit(slot, self._clock())
     limiter_warn(self, w)
   end
 end
 
-local function server_says_no(self)
+-- The server answered 429: pause every process sharing the limiter for
+-- Retry-After (seconds or HTTP date), or without one for RETRY_429 seconds,
+-- doubling on each further 429 in a row up to RETRY_429_CAP. Returns the pause.
+local RETRY_429, RETRY_429_CAP, RETRY_AFTER_CAP = 60, 3600, 86400
+local function server_says_no(self, headers, info)
   local rl = self._limiter
-  if rl then rl.lim:fill(self._clock()) end
+  local now = self._clock()
+  -- the raw header (seconds or an HTTP date); a transport object of the
+  -- caller's may give only info.retry_after (seconds)
+  local raw = type(headers) == "table" and headers["retry-after"] or nil
+  if raw == nil and type(info) == "table" then raw = info.retry_after end
+  local wait = retry_after(raw, now)
+  if wait == nil then
+    wait = min(RETRY_429_CAP, RETRY_429 * 2 ^ (rl and rl.strikes or 0))
+    if rl then rl.strikes = rl.strikes + 1 end
+  end
+  wait = min(wait, RETRY_AFTER_CAP)
+  if rl then
+    rl.saw_429 = true
+    local lim = rl.lim
+    local ok, a, b
+    if lim.block then ok, a, b = lim:block(now, wait) else ok, a, b = lim:fill(now) end
+    if ok == nil then
+      self._log("warning", "rate limit: cannot record the server's pause: " .. tostring(b or a))
+    else
+      limiter_warn(self, a)
+    end
+  end
+  return wait
 end
 
 ---------------------------------------------------------------------------
@@ -445,10 +479,10 @@ local function exchange(self, method, req, read_only, entry)
     return nil, e, retry
   end
   if st == 429 then
-    server_says_no(self)
-    local ra = type(info) == "table" and tonumber(info.retry_after) or nil
+    local ra = server_says_no(self, headers, info)
     return nil, { kind = "rate_limit", code = "RATE_LIMITED", http_status = st, retry_after = ra,
-      retryable = true, message = "the server refused the call: too many requests" }, false
+      retryable = true, message = ("the server refused the call: too many requests; retry in %gs"):format(ra) },
+      false
   end
   local ctx, response = contexts[self], { status = st, headers = headers, body = rbody }
   if st ~= 200 then
