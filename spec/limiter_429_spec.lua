@@ -12,13 +12,15 @@ local sf = require "helpers.statefile"
 local KEY = "0123456789abcdef0123456789abcdef01234567"
 local OK_BODY = '{"Egoi_Api":{"getLists":{"key_0":{"listnum":"1"},"status":"success"}}}'
 
--- each entry: {status, body, info}
+-- each entry: {status, body, info}; info.headers are the response headers,
+-- returned as the transport contract's second value
 local function scripted(script)
   local t = { sent = 0 }
   function t.request(self)
     self.sent = self.sent + 1
     local step = script[self.sent] or script[#script]
-    return step[1], step[2], step[3] or {}
+    local info = step[3] or {}
+    return step[1], info.headers or {}, step[2], info
   end
   function t.close() end
   return t

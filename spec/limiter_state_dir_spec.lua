@@ -101,7 +101,7 @@ describe("the default state file", function()
     os.execute("rmdir '" .. own .. "'")
     sf.write_file(script, [[
       local egoi = require "egoi"
-      local t = { request = function() return 200, '{"Egoi_Api":{"getLists":{"status":"success"}}}', {} end,
+      local t = { request = function() return 200, {}, '{"Egoi_Api":{"getLists":{"status":"success"}}}', {} end,
                   close = function() end }
       local c = egoi.new{ apikey = ]] .. ("%q"):format(KEY) .. [[, transport = t }
       c:call("getLists")
