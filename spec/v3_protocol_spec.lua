@@ -225,3 +225,13 @@ describe("v3 paging", function()
     assert.equal(3, #t.sent)
   end)
 end)
+
+describe("v3 resource arguments", function()
+  it("send the last table of a read as its query", function()
+    local c, t = client{ { 200, {}, "{}" }, { 200, {}, '{"items":[]}' } }
+    c.reports:email("abc", { url = false })
+    assert.equal("https://api.egoiapp.com/reports/email/abc?url=false", t.sent[1].url)
+    c.contacts:activities(3, "0123456789", { date_min = "2026-01-01" })
+    assert.equal("https://api.egoiapp.com/lists/3/contacts/0123456789/activities?date_min=2026-01-01", t.sent[2].url)
+  end)
+end)

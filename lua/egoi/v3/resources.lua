@@ -157,11 +157,17 @@ local function create(op)
   end
 end
 
+-- the last argument of a read is its query, of a write its body
+local function last(op, options, v)
+  if ops.lookup(op).verb == "GET" then options.query = v else options.body = v end
+  return options
+end
+
 local function by_id(op, param, body_needed, empty_true)
   return function(self, id, body)
     local why = bad_args{ { param, "id", id }, { "body", body_needed and "table" or "table?", body } }
     if why then return fail(self, op, why) end
-    return call(self, op, { [param] = id, body = body }, empty_true)
+    return call(self, op, last(op, { [param] = id }, body), empty_true)
   end
 end
 
@@ -178,7 +184,7 @@ local function in_list(op, param, body_kind, empty_true)
   return function(self, list_id, id, body)
     local why = bad_args{ { "list_id", "id", list_id }, { param, "id", id }, { "body", body_kind or "table?", body } }
     if why then return fail(self, op, why) end
-    return call(self, op, { list_id = list_id, [param] = id, body = body }, empty_true)
+    return call(self, op, last(op, { list_id = list_id, [param] = id }, body), empty_true)
   end
 end
 
