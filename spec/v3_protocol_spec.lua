@@ -235,3 +235,20 @@ describe("v3 resource arguments", function()
     assert.equal("https://api.egoiapp.com/lists/3/contacts/0123456789/activities?date_min=2026-01-01", t.sent[2].url)
   end)
 end)
+
+describe("v3 limit headers and a shared limiter", function()
+  it("block the limiter for the reset when a window is at 0 (every process sharing it waits)", function()
+    local calls = {}
+    local lim = {
+      reserve = function(_, now) calls[#calls + 1] = { "reserve", now } return true, 1 end,
+      commit = function() return true end,
+      status = function() return 0, 150, 0 end,
+      fill = function(_, now) calls[#calls + 1] = { "fill", now } return true end,
+      block = function(_, now, s) calls[#calls + 1] = { "block", now, s } return true end,
+      close = function() end,
+    }
+    local c = client({ { 200, limits(50, 3000, 0, 12), "{}" } }, { rate_limit = { limiter = lim } })
+    c.account:get()
+    assert.same({ { "reserve", 1000 }, { "block", 1000, 12 } }, calls)
+  end)
+end)
