@@ -191,11 +191,25 @@ function M.new(opts)
   if type(apikey) ~= "string" or apikey == "" then
     error(usage("NO_APIKEY", "egoi.new: option 'apikey' is required and must be a non-empty string"), 0)
   end
-  local protocol = opts.protocol or protocols.DEFAULT
-  local proto = type(protocol) == "string" and protocols[protocol]
-  if type(proto) ~= "table" then
-    error(usage("INVALID_ARGUMENT", "egoi.new: option 'protocol' must be \""
-      .. table.concat(protocols.names(), "\", \"") .. "\""), 0)
+  local api = opts.api
+  if api ~= nil and api ~= "v2" and api ~= "v3" then
+    error(usage("INVALID_ARGUMENT", "egoi.new: option 'api' must be \"v2\" or \"v3\""), 0)
+  end
+  local protocol, proto = opts.protocol
+  if api ~= nil and api ~= "v2" then
+    -- another API generation has a protocol of its own (v3: REST paths, JSON)
+    if type(opts.protocol) ~= "nil" then
+      error(usage("INVALID_ARGUMENT", ("egoi.new: option 'protocol' chooses among API v2's protocols;"
+        .. " API %s has one: leave 'protocol' out"):format(api)), 0)
+    end
+    protocol, proto = api, protocols.for_api(api)
+  else
+    protocol = protocol or protocols.DEFAULT
+    proto = type(protocol) == "string" and protocols[protocol]
+    if type(proto) ~= "table" then
+      error(usage("INVALID_ARGUMENT", "egoi.new: option 'protocol' must be \""
+        .. table.concat(protocols.names(), "\", \"") .. "\""), 0)
+    end
   end
   local url = check_type(opts, "url", "string") or proto.default_url
   local timeout = check_number(opts, "timeout", 30)
@@ -284,6 +298,8 @@ function M.new(opts)
     _backoff_cap = backoff_cap,
     _transport = transport,
     _protocol = proto,
+    -- the method catalogue: the protocol's own (v3 operations) or v2's
+    _catalogue = proto.catalogue or methods,
     _clock = clock,
     _sleep = sleep,
     _log = log,
@@ -308,7 +324,9 @@ function M.new(opts)
     snippet = function(body) return snippet_key(apikey, body) end,
   }
   self._limiter = make_limiter(opts.rate_limit, apikey)
-  resources.attach(self) -- client.lists, client.subscribers, ...
+  -- client.lists, client.subscribers, ... (a protocol with resources of its own: those instead)
+  local res = proto.resources and proto.resources() or resources
+  res.attach(self)
   return self
 end
 
@@ -364,39 +382,48 @@ function Client:rate_limit_status()
   return { used = used, remaining = remaining, reset_in = reset_in, calls = rl.calls, window = rl.window }
 end
 
--- Reserve a slot: returns slot | nil, errfields
+-- Reserve a slot: returns slot | nil, errfields. Besides the limiter's own window, a hold set
+-- from the server's limit headers (follow) is waited out first, with or without a limiter.
 local function acquire(self, method)
   local rl = self._limiter
-  if not rl then return true end
   local waited = 0
   for _ = 1, 1000000 do
-    local ok, a, b = rl.lim:reserve(self._clock())
-    if ok == true then
-      limiter_warn(self, b)
-      return a
-    elseif ok == nil then
-      if type(a) == "string" and a:find("^LIMITER_") then -- the Redis limiter: fail closed
-        return nil, { kind = "rate_limit", code = a, message = tostring(b) }
-      end
-      return nil, { kind = "rate_limit", code = "STATE_FILE_ERROR",
-        message = "rate-limit state file: " .. tostring(b or a) }
+    local wait, held
+    if self._hold_until then
+      wait = self._hold_until - self._clock()
+      if wait > 0 then held = true else self._hold_until, wait = nil, nil end
     end
-    local wait = a
-    if not rl.wait then
+    if not held then
+      if not rl then return true end
+      local ok, a, b = rl.lim:reserve(self._clock())
+      if ok == true then
+        limiter_warn(self, b)
+        return a
+      elseif ok == nil then
+        if type(a) == "string" and a:find("^LIMITER_") then -- the Redis limiter: fail closed
+          return nil, { kind = "rate_limit", code = a, message = tostring(b) }
+        end
+        return nil, { kind = "rate_limit", code = "STATE_FILE_ERROR",
+          message = "rate-limit state file: " .. tostring(b or a) }
+      end
+      wait = a
+    end
+    if rl and not rl.wait then
       return nil, { kind = "rate_limit", code = "RATE_LIMITED", retry_after = wait, retryable = true,
-        message = ("rate limit reached (%d calls per %gs here, or a pause after the service's 429);"
+        message = held and ("the server's rate-limit window is used up; retry in %.1fs"):format(wait)
+          or ("rate limit reached (%d calls per %gs here, or a pause after the service's 429);"
           .. " retry in %.1fs"):format(rl.calls, rl.window, wait) }
     end
-    if rl.max_wait and waited + wait > rl.max_wait then
+    if rl and rl.max_wait and waited + wait > rl.max_wait then
       return nil, { kind = "rate_limit", code = "RATE_LIMIT_WAIT_EXCEEDED", retry_after = wait,
         retryable = true,
         message = ("waiting %.1fs for a rate-limit slot would exceed max_wait (%gs)"):format(
           wait, rl.max_wait) }
     end
-    if rl.on_wait then
+    if rl and rl.on_wait then
       local used, remaining, reset_in = rl.lim:status(self._clock())
       rl.on_wait(wait, { method = method, used = used, remaining = remaining, reset_in = reset_in,
-        calls = rl.calls, window = rl.window })
+        calls = rl.calls, window = rl.window, server = held or nil })
     end
     self._sleep(wait)
     waited = waited + wait
@@ -446,8 +473,46 @@ local function server_says_no(self, headers, info)
   return wait
 end
 
+-- The windows a protocol reads from an answer's limit headers (P.limits(headers) ->
+-- { { remaining =, reset = seconds, limit =, budget = bool, name = }, ... }): the client never
+-- plans beyond what the server says is left. A window at 0 holds every call until its reset
+-- (and blocks a limiter that can, for every process sharing it); a budget window below the
+-- limiter's remaining count uses the difference up (slots that expire with the local window:
+-- conservative). Returns the seconds of a hold it set, or nil.
+local function follow(self, wins)
+  if type(wins) ~= "table" then return nil end
+  local now = self._clock()
+  local wait
+  for _, w in ipairs(wins) do
+    if w.remaining <= 0 and (wait == nil or w.reset > wait) then wait = w.reset end
+  end
+  local rl = self._limiter
+  if wait then
+    if now + wait > (self._hold_until or 0) then self._hold_until = now + wait end
+    if rl and rl.lim.block then rl.lim:block(now, wait) end
+    return wait
+  end
+  if not rl then return nil end
+  for _, w in ipairs(wins) do
+    if w.budget then
+      local used, remaining = rl.lim:status(now)
+      if used ~= nil and remaining and w.remaining < remaining then
+        for _ = 1, min(remaining - w.remaining, rl.calls) do
+          local ok, slot = rl.lim:reserve(now)
+          if ok ~= true then break end
+          if rl.lim.commit then rl.lim:commit(slot, now) end
+        end
+      end
+    end
+  end
+  return nil
+end
+
 ---------------------------------------------------------------------------
 -- the call pipeline
+
+-- how many 429 answers with a known reset one call waits out before it reports RATE_LIMITED
+local MAX_REFUSED = 5
 
 -- why a failed write is not retried
 local REACHED = "the request may have reached the server; a write is never retried automatically"
@@ -463,6 +528,8 @@ end
 -- Returns result | nil, errfields, retry_ok
 local function exchange(self, method, req, read_only, entry)
   local st, headers, rbody, info = self._transport:request(req)
+  local wins = st ~= nil and self._protocol.limits and self._protocol.limits(headers) or nil
+  local hold = wins and follow(self, wins)
   if st == nil then
     local code, message, sent = headers, rbody, info
     if code == "UNSUPPORTED_PHASE" then
@@ -479,19 +546,35 @@ local function exchange(self, method, req, read_only, entry)
     return nil, e, retry
   end
   if st == 429 then
-    local ra = server_says_no(self, headers, info)
-    return nil, { kind = "rate_limit", code = "RATE_LIMITED", http_status = st, retry_after = ra,
-      retryable = true, message = ("the server refused the call: too many requests; retry in %gs"):format(ra) },
-      false
+    if wins and not hold then
+      -- refused although no window shows 0: wait for the longest reset (or Retry-After)
+      local now = self._clock()
+      local longest = retry_after(type(headers) == "table" and headers["retry-after"] or nil, now) or 0
+      for _, w in ipairs(wins) do if w.reset > longest then longest = w.reset end end
+      if longest > 0 then
+        hold = longest
+        if now + hold > (self._hold_until or 0) then self._hold_until = now + hold end
+        local rl = self._limiter
+        if rl and rl.lim.block then rl.lim:block(now, hold) end
+      end
+    end
+    -- no usable headers: Retry-After or the default pause, for every process sharing the limiter
+    local ra = not hold and server_says_no(self, headers, info) or nil
+    -- a refused call was not processed: with the server's reset known it waits and goes again
+    return nil, { kind = "rate_limit", code = "RATE_LIMITED", http_status = st, retry_after = ra or hold,
+      retryable = true, message = ("the server refused the call: too many requests; retry in %gs"):format(ra or hold) },
+      false, hold ~= nil
   end
   local ctx, response = contexts[self], { status = st, headers = headers, body = rbody }
-  if st ~= 200 then
-    local retry = st >= 500 and read_only
-    local reason = (st >= 500 and not read_only) and APPLIED or nil
+  local success = self._protocol.success
+  if not (success and success(st) or (not success and st == 200)) then
+    -- 408: the server gave up on the request; a read may go again, a write may have been applied
+    local retry = (st >= 500 or st == 408) and read_only
+    local reason = ((st >= 500 or st == 408) and not read_only) and APPLIED or nil
     -- an E-goi envelope carrying a business code (e.g. INTERNAL_ERROR with
     -- HTTP 500) is reported by its code; anything else by its HTTP status
     local result, perr = self._protocol.parse(ctx, response, method, entry)
-    local code = result and find_api_error(result, entry)
+    local code = result and self._protocol.business_errors ~= false and find_api_error(result, entry)
     if code then
       return nil, { kind = "api", code = code, http_status = st, retryable = retry, reason = reason,
         message = errors.message(code) or code }, retry
@@ -510,7 +593,7 @@ local function exchange(self, method, req, read_only, entry)
     err.answered = nil
     return nil, err, false
   end
-  local code = find_api_error(result, entry)
+  local code = self._protocol.business_errors ~= false and find_api_error(result, entry)
   if code then
     local retry = code == "INTERNAL_ERROR" and read_only
     return nil, { kind = "api", code = code, http_status = st, retryable = retry,
@@ -531,33 +614,43 @@ local function perform(self, method, options, entry, buffer)
     return nil, errors.new(eerr)
   end
   local read_only
-  if entry then read_only = entry.read_only else read_only = methods.is_read_only(method) end
+  if entry then read_only = entry.read_only else read_only = self._catalogue.is_read_only(method) end
   -- only a read may be sent twice by anything below this policy
   req.idempotent = read_only == true
-  local attempt = 0
+  local attempt, refused = 0, 0
   while true do
     local slot, lerr = acquire(self, method)
     if not slot then
       lerr.method = method
       return nil, errors.new(lerr)
     end
-    local result, err, retry = exchange(self, method, req, read_only, entry)
+    local result, err, retry, again = exchange(self, method, req, read_only, entry)
     release(self, slot)
     if result then return result end
-    if not retry or attempt >= self.retries then
-      err.method = method
-      if retry and attempt > 0 then
-        err.message = err.message .. (" (after %d retries)"):format(attempt)
+    if again and refused < MAX_REFUSED then
+      -- a 429 with the server's reset known: acquire waits for it (max_wait, on_wait apply)
+      refused = refused + 1
+      self._log("warning", ("the server refused %s (429): waiting %.1fs for its window to reset"):format(
+        method, err.retry_after or 0))
+    else
+      if not retry or attempt >= self.retries then
+        err.method = method
+        if retry and attempt > 0 then
+          err.message = err.message .. (" (after %d retries)"):format(attempt)
+        end
+        return nil, errors.new(err)
       end
-      return nil, errors.new(err)
+      self._sleep(backoff_delay(self, attempt))
+      attempt = attempt + 1
     end
-    self._sleep(backoff_delay(self, attempt))
-    attempt = attempt + 1
   end
 end
 
 local function finish(self, result, err)
-  if result ~= nil then return result end
+  if result ~= nil then
+    if result == self._protocol.NOTHING then return nil end -- an answer without a body (204)
+    return result
+  end
   if self.raise then error(err, 3) end
   return nil, err
 end
@@ -574,7 +667,7 @@ end
 -- the key, and the catalogue's kinds for the names it types. A raw call passes names the
 -- catalogue does not know (the escape hatch), never a value of a wrong kind.
 -- Returns the catalogue entry (false for a method it does not know) | nil, err
-local function check_raw(fname, method, options)
+local function check_raw(catalogue, fname, method, options)
   if type(method) ~= "string" or method == "" then
     return nil, usage("INVALID_ARGUMENT", fname .. ": argument 'method' must be a non-empty string")
   end
@@ -585,9 +678,9 @@ local function check_raw(fname, method, options)
     return nil, usage("INVALID_ARGUMENT",
       fname .. ": do not pass 'apikey' in options; the client adds its own", method)
   end
-  local entry = methods.lookup(method)
+  local entry = catalogue.lookup(method)
   if entry and options then
-    local bad = methods.check_values(entry, options)
+    local bad = catalogue.check_values(entry, options)
     if bad then return nil, bad end
   end
   return entry or false
@@ -595,18 +688,20 @@ end
 
 function Client:call(method, options)
   check_self(self, "call")
-  local entry, err = check_raw("call", method, options)
+  local entry, err = check_raw(self._catalogue, "call", method, options)
   if entry == nil then return finish(self, nil, err) end
   return finish(self, perform(self, method, options or {}, entry or nil))
 end
 
 function Client:invoke(name, args)
   check_self(self, "invoke")
-  local entry = methods.lookup(name)
+  local catalogue = self._catalogue
+  local entry = catalogue.lookup(name)
   if not entry then
-    return finish(self, nil, usage("INVALID_ARGUMENT", "unknown method '" .. tostring(name) .. "'"))
+    return finish(self, nil, catalogue.unknown and catalogue.unknown(name)
+      or usage("INVALID_ARGUMENT", "unknown method '" .. tostring(name) .. "'"))
   end
-  local wire, err = methods.prepare(entry, args)
+  local wire, err = catalogue.prepare(entry, args)
   if not wire then return finish(self, nil, err) end
   return finish(self, perform(self, entry.name, wire, entry))
 end
@@ -620,7 +715,7 @@ end
 -- a protocol with a form body has one (REST).
 function Client:body_buffer(method, options)
   check_self(self, "body_buffer")
-  local entry, cerr = check_raw("body_buffer", method, options)
+  local entry, cerr = check_raw(self._catalogue, "body_buffer", method, options)
   if entry == nil then return finish(self, nil, cerr) end
   local make = self._protocol.body_buffer
   if not make then
@@ -644,7 +739,27 @@ function Client:call_buffer(method, buffer)
     return finish(self, nil, usage("INVALID_ARGUMENT", "call_buffer: argument 'buffer' must come from body_buffer",
       method))
   end
-  return finish(self, perform(self, method, nil, methods.lookup(method), buffer))
+  return finish(self, perform(self, method, nil, self._catalogue.lookup(method), buffer))
+end
+
+-- client:request(verb, path, { query = {...}, body = {...} }) -> the decoded answer (nil for a
+-- 204): any path of a protocol that has paths (v3), through the same pipeline (limiter,
+-- retries of reads, error mode). The protocol turns it into a method, options and an entry.
+function Client:request(verb, path, opts)
+  check_self(self, "request")
+  local raw = self._protocol.raw
+  if not raw then
+    return finish(self, nil, usage("INVALID_ARGUMENT",
+      ("request(verb, path, ...) needs an API with paths (egoi.new{ api = \"v3\" }), not %s"):format(
+        self.protocol)))
+  end
+  local method, options, entry = raw(verb, path, opts)
+  if not method then return finish(self, nil, errors.new(options)) end
+  if (options.body ~= nil and type(options.body) ~= "table")
+    or (options.query ~= nil and type(options.query) ~= "table") then
+    return finish(self, nil, usage("INVALID_ARGUMENT", "request: options 'query' and 'body' must be tables", method))
+  end
+  return finish(self, perform(self, method, options, entry))
 end
 
 function Client:close()

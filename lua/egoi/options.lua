@@ -9,7 +9,7 @@ local options = {}
 
 -- egoi.new{ ... }
 options.new = {
-  "api",             -- API generation (v3, later)
+  "api",             -- API generation: "v2" (default) or "v3"
   "apikey",
   "app",
   "backoff",

@@ -24,6 +24,14 @@ local M = {
   xmlrpc = require "egoi.protocol.xmlrpc",
 }
 
+-- The protocol of an API generation other than v2's (whose protocols are the ones above):
+-- for_api("v3") -> the v3 module (egoi.protocol.v3), nil for an unknown name.
+local APIS = { v3 = "egoi.protocol.v3" }
+function M.for_api(api)
+  local mod = APIS[api]
+  return mod and require(mod) or nil
+end
+
 -- the registered names, sorted (for messages)
 function M.names()
   local out = {}
