@@ -8,9 +8,19 @@ local concat, sort = table.concat, table.sort
 
 cjson.encode_sparse_array(true)
 
+--- Mark t as a JSON array (so an empty one prints [] rather than {}); returns t.
+local ARRAY = {}
+function output.array(t)
+  return setmetatable(t, ARRAY)
+end
+
 --- One JSON document (a line) on `out` (default io.stdout).
 function output.json(doc, out)
   out = out or io.stdout
+  if getmetatable(doc) == ARRAY and next(doc) == nil then
+    out:write("[]\n")
+    return
+  end
   out:write(cjson.encode(doc), "\n")
 end
 
