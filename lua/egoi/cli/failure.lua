@@ -25,8 +25,7 @@ failure.EXIT = EXIT
 
 failure.REPORT_TO = "lua-egoi's issue tracker"
 
-local LEDGER_CODES = { ALREADY_SENT = true, SEND_OUTCOME_UNKNOWN = true, LEDGER_CORRUPT = true,
-  LEDGER_ERROR = true }
+local LEDGER_CODES = { ALREADY_SENT = true, SEND_OUTCOME_UNKNOWN = true, LEDGER_CORRUPT = true }
 
 local function is_write(err)
   return type(err.method) == "string" and not methods.is_read_only(err.method)
@@ -66,7 +65,7 @@ local HINTS = {
   JOURNAL_CORRUPT = "the journal records what was already imported; inspect it before removing it",
   INVALID = "check EGOI_APIKEY (with --sandbox the sandbox's own key is used)",
   COULDNT_CONNECT = "check EGOI_URL / the network",
-  OPERATION_TIMEDOUT = "a slow server: raise --timeout (or EGOI_TIMEOUT)",
+  TIMEOUT = "a slow server: raise --timeout (or EGOI_TIMEOUT)",
   RATE_LIMITED = "egoi limits shows when a slot frees",
   LEDGER_CORRUPT = "the ledger records what was already sent; repair or move it, never just delete it",
 }
