@@ -9,6 +9,7 @@ env.DEFAULT_TIMEOUT = 30 -- seconds per attempt (the library's default)
 env.CONNECT_TIMEOUT = 10
 env.RETRIES = 2          -- extra attempts of a read-only call; writes are tried once
 env.MAX_TIMEOUT = 3600
+env.MAX_CALLS = 100000   -- what the limiter can hold
 
 --- EGOI_RATE_LIMIT (CALLS[/SECONDS] or off) and EGOI_RATE_STATE into a rate_limit option.
 function env.rate_limit(getenv)
@@ -22,7 +23,9 @@ function env.rate_limit(getenv)
       usage("EGOI_RATE_LIMIT must be CALLS[/SECONDS] (e.g. 150/3600) or off: " .. v)
     end
     rl.calls = tonumber(c)
-    if rl.calls < 1 then usage("EGOI_RATE_LIMIT: CALLS must be at least 1 (or use off): " .. v) end
+    if rl.calls < 1 or rl.calls > env.MAX_CALLS then
+      usage(("EGOI_RATE_LIMIT: CALLS must be from 1 to %d (or use off): %s"):format(env.MAX_CALLS, v))
+    end
     if w ~= "" then
       rl.window = tonumber(w)
       if rl.window < 1 then usage("EGOI_RATE_LIMIT: SECONDS must be at least 1: " .. v) end
