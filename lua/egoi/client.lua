@@ -158,6 +158,7 @@ function M.new(opts)
     error(usage("INVALID_ARGUMENT", "egoi.new: option 'protocol' must be \"rest\" or \"xmlrpc\""), 0)
   end
   local url = check_type(opts, "url", "string") or DEFAULT_URL[protocol]
+  if opts.url then url = require("egoi.endpoint").resolve(url, protocol) or url end -- bare http://host:port
   local timeout = check_number(opts, "timeout", 30)
   local connect_timeout = check_number(opts, "connect_timeout", 10)
   local retries = check_number(opts, "retries", 2, true)
