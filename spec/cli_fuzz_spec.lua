@@ -36,10 +36,10 @@ describe("egoi with malformed input", function()
     local out_path, err_path = dir .. "/fz.out", dir .. "/fz.err"
     local out, err = assert(io.open(out_path, "w")), assert(io.open(err_path, "w"))
     local so, se = io.stdout, io.stderr
-    io.stdout, io.stderr = out, err
+    io.stdout, io.stderr = out, err -- luacheck: ignore 122
     local ok, code = pcall(main, argv, { bindir = "bin", lua = "lua5.4",
       getenv = function(name) return vars[name] end })
-    io.stdout, io.stderr = so, se
+    io.stdout, io.stderr = so, se -- luacheck: ignore 122
     out:close()
     err:close()
     return ok, code, server.read_file(out_path) or "", server.read_file(err_path) or ""

@@ -22,7 +22,8 @@ describe("documented recipes", function()
   setup(function() cli = helper.new() end)
   teardown(function() cli:cleanup() end)
 
-  -- run script with sh in dir (a fresh HOME, state and runtime directory each time); returns exit status and output (stdout+stderr)
+  -- run script with sh in dir (a fresh HOME, state and runtime directory each time); returns
+  -- exit status and output (stdout+stderr)
   local function sh(script, dir, extra_env)
     local run_dir = cli:path("run" .. tostring(math.random(1, 1e9)))
     os.execute("mkdir -p " .. helper.q(run_dir))

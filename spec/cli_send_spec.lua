@@ -57,11 +57,12 @@ describe("egoi send and its ledger", function()
     assert.equal("ALREADY_SENT", doc.error.code)
     assert.equal(6, doc.error.exit)
     -- a different target is another send
-    code, _, err = cli:run("send " .. hash .. " --list " .. list .. " --segment 99", env)
-    assert.are_not.equal(6, code, err)
+    code, out, err = cli:run("send " .. hash .. " --list " .. list .. " --segment 99", env)
+    assert.are_not.equal(6, code, out .. err)
     -- --again sends once more, and says so in the ledger
-    code, _, err = cli:run("send " .. hash .. " --list " .. list .. " --again", env)
+    code, out, err = cli:run("send " .. hash .. " --list " .. list .. " --again", env)
     assert.equal(0, code, err)
+    assert.truthy(out:find("sending campaign", 1, true))
     assert.equal(4, tonumber(json("report " .. hash).SENT))
     local outcomes = {}
     for _, line in ipairs(server.read_lines(env.EGOI_LEDGER)) do
@@ -102,7 +103,7 @@ describe("egoi send and its ledger", function()
   it("exits 5 when the outcome is unknown, says what to check, and blocks a repeat", function()
     local ledger = cli:path("unknown.ledger")
     local e = { EGOI_APIKEY = KEY, EGOI_URL = bad:url("/500"), EGOI_LEDGER = ledger }
-    local code, out, err = cli:run("send abc123 --list 7", e)
+    local code, out, err, _ = cli:run("send abc123 --list 7", e)
     assert.equal(5, code, err)
     assert.equal("", out)
     assert.truthy(err:find("the outcome is unknown", 1, true), err)
@@ -110,8 +111,8 @@ describe("egoi send and its ledger", function()
     assert.truthy(err:find("egoi report abc123", 1, true), err)
     -- a timed-out send: the same
     e.EGOI_URL = bad:url("/hang")
-    code, _, err = cli:run("--timeout 1 send def456 --list 7", e)
-    assert.equal(5, code, err)
+    code, out, err = cli:run("--timeout 1 send def456 --list 7", e)
+    assert.equal(5, code, out .. err)
     assert.truthy(err:find("egoi: TIMEOUT:", 1, true), err)
     -- the repeat is refused until the user checked and passes --again
     e.EGOI_URL = bad:url("/500")
