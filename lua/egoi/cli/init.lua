@@ -261,7 +261,12 @@ function cli.main(argv, env)
   if ctx.temp_ledger then os.remove(ctx.temp_ledger) end
   pcall(io.stdout.flush, io.stdout)
   if ok then return code end
-  return failure.report(err, json_errors or ctx.json)
+  local exit = failure.report(err, json_errors or ctx.json)
+  if exit == failure.EXIT.internal and getenv("EGOI_DEBUG") == "1" then
+    -- for a bug report: the raw error, only when asked for
+    io.stderr:write("egoi: debug: ", tostring(type(err) == "table" and (err.message or err.code) or err), "\n")
+  end
+  return exit
 end
 
 return cli
