@@ -72,6 +72,17 @@ describe("egoi send and its ledger", function()
     assert.same({ "pending", "sent", "pending", "failed", "pending", "sent" }, outcomes)
   end)
 
+  it("two sends started at once mail the list once", function()
+    local hash, list = campaign()
+    local e = ""
+    for k, v in pairs(env) do e = e .. k .. "=" .. helper.q(v) .. " " end
+    local cpath = helper.q((os.getenv("LUA_CPATH") or ""):gsub("/jit/", "/5.4/"))
+    local one = ("env %s LUA_CPATH=%s EGOI_RATE_LIMIT=off lua5.4 bin/egoi send %s --list %s >/dev/null 2>&1")
+      :format(e, cpath, hash, list)
+    os.execute(("(%s & %s & %s & wait)"):format(one, one, one))
+    assert.equal(2, tonumber(json("report " .. hash).SENT)) -- two subscribers, one send
+  end)
+
   it("keeps the ledger private (0600) and refuses a path that is not a regular file", function()
     local p = io.popen("stat -c %a " .. helper.q(env.EGOI_LEDGER))
     local mode = p:read("*l")
@@ -178,6 +189,34 @@ describe("egoi.send_guard (library)", function()
     c3.send:email{ campaign = hash, listID = list, segment = "ALL" }
     assert.equal(2, tonumber(client.reports:get{ campaign = hash }.SENT))
     client:close(); c2:close(); c3:close()
+  end)
+
+  it("of two processes that check at the same moment, the one whose pending line came first sends", function()
+    local guard = require "egoi.send_guard"
+    local egoi = require "egoi"
+    local path = dir .. "/race"
+    -- nothing listens there: a call that went out would be COULDNT_CONNECT
+    local client = guard.wrap(egoi.new{ apikey = KEY, url = "http://127.0.0.1:" .. server.free_port() .. "/",
+      rate_limit = false, raise = false, retries = 0 }, { path = path })
+    local ledger = assert(guard.open(path))
+    local real = ledger.blocking
+    local checks = 0
+    function ledger.blocking(self, key, upto)
+      checks = checks + 1
+      if checks == 1 then
+        -- the other process appends its pending line right after our check
+        assert(self:append({ key = key, id = "other", at = 1, outcome = "pending" }))
+        return false
+      end
+      return real(self, key, upto)
+    end
+    client.send_guard.ledger = ledger
+    local res, err = client:call("sendEmail", { campaign = "h", listID = "1", segment = "ALL" })
+    assert.is_nil(res)
+    assert.equal("SEND_IN_PROGRESS", err.code)
+    local last = cjson.decode(server.read_lines(path)[3])
+    assert.equal("failed", last.outcome)
+    client:close()
   end)
 
   it("an unfinished 'pending' line (a process killed mid-send) blocks as unknown", function()

@@ -11,7 +11,9 @@
 -- or "unknown" (the request may have been applied). A key whose last outcome is "sent",
 -- "unknown" or a "pending" that never finished (the process died during the call) is refused
 -- with ALREADY_SENT / SEND_OUTCOME_UNKNOWN (kind "usage", before any I/O) unless `again` is
--- true. A ledger line that cannot be read is LEDGER_CORRUPT: never skipped.
+-- true. Of two processes starting the same send at once, the one whose pending line comes first
+-- goes on; the other gets SEND_IN_PROGRESS without calling. A ledger line that cannot be read
+-- is LEDGER_CORRUPT: never skipped.
 --
 -- The ledger is one JSON object per line, each appended with one write (O_APPEND), mode 0600;
 -- default $XDG_STATE_HOME/egoi/sends.ledger or ~/.local/state/egoi/sends.ledger. A path that
@@ -112,12 +114,14 @@ function Ledger:records()
   return out
 end
 
---- The record that blocks a repeat of key (nil when none), or nil, err.
-function Ledger:blocking(key)
+--- The record that blocks a repeat of key (false when none), or nil, err. With upto_id, only
+-- the lines before that record's first line count (who came first in the append order).
+function Ledger:blocking(key, upto_id)
   local recs, err = self:records()
   if not recs then return nil, err end
   local last_by_id, order = {}, {}
   for _, r in ipairs(recs) do
+    if upto_id and r.id == upto_id then break end
     if r.key == key then
       if not last_by_id[r.id] then order[#order + 1] = r.id end
       last_by_id[r.id] = r
@@ -211,6 +215,19 @@ local function guarded(state, method, wire, fn)
     campaign = parts.campaign, list = parts.list, target = parts.target, outcome = "pending" }
   local ok, aerr = ledger:append(rec)
   if not ok then return nil, aerr end
+  if not state.again then
+    -- another process may have checked at the same moment: the one whose pending line came
+    -- first in the file goes on, the other steps back without calling
+    local first, ferr0 = ledger:blocking(key, rec.id)
+    if first ~= false then
+      rec.outcome, rec.code = "failed", "SEND_IN_PROGRESS"
+      ledger:append(rec)
+      if first == nil then return nil, ferr0 end
+      return nil, fail("SEND_IN_PROGRESS", ("another process started the same %s of campaign %s to list %s "
+        .. "just now (send ledger %s): nothing was sent by this one"):format(method, tostring(parts.campaign),
+        tostring(parts.list), ledger.path), { ledger = ledger.path })
+    end
+  end
   local packed = pack(pcall(fn))
   local res, err
   if packed[1] then res, err = packed[2], packed[3] else err = packed[2] end

@@ -25,7 +25,8 @@ failure.EXIT = EXIT
 
 failure.REPORT_TO = "lua-egoi's issue tracker"
 
-local LEDGER_CODES = { ALREADY_SENT = true, SEND_OUTCOME_UNKNOWN = true, LEDGER_CORRUPT = true }
+local LEDGER_CODES = { ALREADY_SENT = true, SEND_OUTCOME_UNKNOWN = true, SEND_IN_PROGRESS = true,
+  LEDGER_CORRUPT = true }
 
 local function is_write(err)
   return type(err.method) == "string" and not methods.is_read_only(err.method)
