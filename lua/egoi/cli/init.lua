@@ -224,6 +224,7 @@ function cli.main(argv, env)
     end
     if not cmdname then
       io.stderr:write(global_help())
+      if g.json then output.json({ error = { code = "USAGE", message = "no command given", exit = 2 } }) end
       code = 2
       return
     end
