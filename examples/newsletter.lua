@@ -40,7 +40,11 @@ local function start_sandbox()
 end
 
 local sandbox
-local opts = { apikey = os.getenv("EGOI_APIKEY"), url = os.getenv("EGOI_URL"), app = "newsletter-demo/1.0" }
+local opts = { apikey = os.getenv("EGOI_APIKEY"), app = "newsletter-demo/1.0" }
+if os.getenv("EGOI_URL") and os.getenv("EGOI_URL") ~= "" then
+  -- a bare http://host:port means that server's /v2/rest.php
+  opts.url = require("egoi.endpoint").resolve(os.getenv("EGOI_URL")) or os.getenv("EGOI_URL")
+end
 if not opts.apikey then
   sandbox = start_sandbox()
   opts.apikey, opts.url = sandbox.apikey, sandbox.url
@@ -124,14 +128,24 @@ local function main()
   client.send:email{ listID = list, campaign = campaign, segment = segment }
   say("7. sent campaign %s to segment %s", campaign, segment)
 
-  -- 8. follow the report until it stops moving (bounded: each poll is a call)
+  -- 8. follow the report until it stops moving (bounded: each poll is a call). A local server
+  -- (the sandbox) settles at once; the real service needs minutes. EGOI_DEMO_POLL overrides.
+  local url = opts.url or ""
+  local is_local = sandbox or url:match("^https?://127%.") or url:match("^https?://localhost[:/]")
+    or url:match("^https?://%[::1%]")
+  local every = tonumber(os.getenv("EGOI_DEMO_POLL") or "") or (is_local and 0.2 or 30)
+  local polls = 12
   local report, last
-  for _ = 1, 12 do
+  for i = 1, polls do
     report = client.reports:get{ campaign = campaign }
     local now = table.concat({ report.SENT or "", report.DELIVERED or "", report.UNIQUE_VIEWS or "" }, "/")
-    if now == last then break end
+    if now == last or i == polls then break end
     last = now
-    egoi.sleep(sandbox and 0.2 or 30)
+    if every >= 1 then
+      say("   waiting %gs for the report of %s to settle (sent/delivered/views %s; poll %d of at most %d,"
+        .. " until %s)", every, campaign, now, i, polls, os.date("%H:%M:%S", os.time() + math.ceil(every)))
+    end
+    egoi.sleep(every)
   end
   say("8. report of %s:", campaign)
   local rows = { "SENT", "DELIVERED", "NOT_DELIVERED", "RETURNED", "UNIQUE_VIEWS", "UNIQUE_CLICKS",

@@ -18,7 +18,8 @@ describe("bin/egoi", function()
 
   -- run the CLI; returns exit code, stdout, stderr
   local function egoi(args, env)
-    local e = { EGOI_APIKEY = KEY, EGOI_URL = sb:url("/"), EGOI_RATE_LIMIT = "off", LUA_CPATH = CPATH }
+    local e = { EGOI_APIKEY = KEY, EGOI_URL = sb:url("/"), EGOI_RATE_LIMIT = "off", LUA_CPATH = CPATH,
+      EGOI_LEDGER = tmpdir .. "/sends.ledger" }
     for k, v in pairs(env or {}) do e[k] = v end
     local parts = { "env -u EGOI_APIKEY -u EGOI_URL" }
     for k, v in pairs(e) do

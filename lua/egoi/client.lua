@@ -212,6 +212,8 @@ function M.new(opts)
     end
   end
   local url = check_type(opts, "url", "string") or proto.default_url
+  -- a bare http://host:port means that server's endpoint of this protocol
+  if opts.url then url = require("egoi.endpoint").resolve(url, proto.default_url) or url end
   local timeout = check_number(opts, "timeout", 30)
   local connect_timeout = check_number(opts, "connect_timeout", 10)
   local retries = check_number(opts, "retries", 2, true)

@@ -4,11 +4,17 @@ local charset = require "egoi.charset"
 
 local output = {}
 
-local type, tostring, pairs, ipairs, setmetatable, getmetatable =
-  type, tostring, pairs, ipairs, setmetatable, getmetatable
+local type, tostring, pairs, ipairs, next, setmetatable, getmetatable =
+  type, tostring, pairs, ipairs, next, setmetatable, getmetatable
 local concat, sort = table.concat, table.sort
 
 cjson.encode_sparse_array(true)
+
+--- Mark t as a JSON array (so an empty one prints [] rather than {}); returns t.
+local ARRAY = {}
+function output.array(t)
+  return setmetatable(t, ARRAY)
+end
 
 -- the document with every string (keys too) valid UTF-8: invalid bytes become U+FFFD
 local function clean(v, depth)
@@ -23,6 +29,10 @@ end
 -- the service sent.
 function output.json(doc, out)
   out = out or io.stdout
+  if getmetatable(doc) == ARRAY and next(doc) == nil then
+    out:write("[]\n")
+    return
+  end
   out:write(cjson.encode(clean(doc, 0)), "\n")
 end
 

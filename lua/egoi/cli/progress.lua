@@ -85,14 +85,14 @@ function progress:update(info)
   if info.phase == "sent" then self.waiting = nil end
 end
 
---- The client's rate-limit on_wait hook: show the wait.
-function progress:wait(seconds, status)
-  self.waiting = ("waiting %s for the rate limit (%d/%d used)"):format(
-    output.duration(seconds), status.used or 0, status.calls or 150)
+--- A rate-limit wait (text says what for and until when): shown in the bar on a terminal,
+-- as a line in a pipe.
+function progress:wait(text)
+  self.waiting = text
   if self.tty then
-    self.out:write("\r\27[K", self.waiting)
+    self.out:write("\r\27[K", text)
   else
-    self.out:write("egoi: import: ", self.waiting, "\n")
+    self.out:write("egoi: import: ", text, "\n")
   end
   self.out:flush()
 end

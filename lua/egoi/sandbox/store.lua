@@ -37,6 +37,10 @@ function Store:load()
      or type(data.seq) ~= "table" then
     return nil, "not an egoi-sandbox state file (version " .. M.VERSION .. ")"
   end
+  -- JSON numbers come back as floats: ids count on as integers ("3", never "3.0"), and the
+  -- 64-bit RNG state is kept as a decimal string (a double would lose its low bits)
+  for k, v in pairs(data.seq) do data.seq[k] = math.tointeger(v) or math.floor(tonumber(v) or 0) end
+  data.rng = math.tointeger(tonumber(data.rng)) or math.tointeger(self.seed) or 1
   self.data = data
   return true
 end
@@ -46,7 +50,12 @@ function Store:save()
   local tmp = self.path .. ".tmp"
   local f, err = io.open(tmp, "wb")
   if not f then return nil, err end
-  local ok, werr = f:write(cjson.encode(self.data))
+  local rng = self.data.rng
+  self.data.rng = ("%d"):format(math.tointeger(rng) or 1)
+  local eok, text = pcall(cjson.encode, self.data)
+  self.data.rng = rng
+  if not eok then f:close(); os.remove(tmp); return nil, text end
+  local ok, werr = f:write(text)
   f:close()
   if not ok then os.remove(tmp); return nil, werr end
   local rok, rerr = os.rename(tmp, self.path)
