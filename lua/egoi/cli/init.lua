@@ -185,7 +185,10 @@ local function build_client(ctx, g, getenv, env, cmd, opt)
     local progress = require "egoi.cli.progress"
     ctx.progress = progress.new{ tty = progress.isatty(2) }
   end
-  if type(rate_limit) == "table" then rate_limit.on_wait = wait_reporter(ctx) end
+  -- every rate-limit wait over a second is announced: the client's own waits (on_wait) and
+  -- the ones an import does itself so that a Ctrl-C ends them (ctx.report_wait)
+  ctx.report_wait = wait_reporter(ctx)
+  if type(rate_limit) == "table" then rate_limit.on_wait = ctx.report_wait end
   local egoi = require "egoi"
   local client = egoi.new{ apikey = apikey, url = url, rate_limit = rate_limit, raise = false,
     app = "egoi-cli", timeout = timeout, connect_timeout = math.min(env_mod.CONNECT_TIMEOUT, timeout) }

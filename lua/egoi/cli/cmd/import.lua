@@ -93,8 +93,12 @@ tags extra_<id>, or an extra field's name. Phones: 351-912345678 or +35191234567
       compare_field = opt["compare-field"],
       operation = opt.operation and args.int(opt.operation, "operation", 1, 2),
       status = opt.status and tostring(args.int(opt.status, "status", 0, 4)), tags = tags, max_rejected = 1000,
-      on_progress = bar and function(info)
-        if info.phase == "wait" then bar:wait(info.wait, info.status) else bar:update(info) end
+      on_progress = function(info)
+        if info.phase == "wait" then
+          if ctx.report_wait then ctx.report_wait(info.wait, info.status or {}) end
+        elseif bar then
+          bar:update(info)
+        end
       end,
       -- first SIGINT/SIGTERM: finish the call in flight, journal it, stop; a second one kills
       should_stop = core.signals_caught,
