@@ -4,6 +4,8 @@
 #   make demo     run examples/newsletter.lua against a private sandbox (or EGOI_URL/EGOI_APIKEY)
 #   make bench    benchmarks (not part of test)
 #   make valgrind the C-heavy specs under valgrind (Lua 5.4)
+#   make asan     the C-heavy specs against an ASan+UBSan build (build/asan/5.4), 0 reports
+#   make fuzz     libFuzzer harnesses fuzz/*.c (clang), FUZZ_SECONDS=N each (default 60)
 #   make lint     luacheck + symbol check
 
 CC       ?= cc
@@ -25,7 +27,7 @@ BUILD ?= build
 SO54  = $(BUILD)/5.4/egoi/core.so
 SOJIT = $(BUILD)/jit/egoi/core.so
 
-.PHONY: all test deps demo bench valgrind lint clean check-symbols
+.PHONY: all test deps demo bench valgrind asan fuzz fuzz-build fuzz-short lint clean check-symbols
 
 all: $(SO54) $(SOJIT)
 
@@ -55,6 +57,23 @@ bench: deps
 
 valgrind: $(SO54)
 	@sh tools/valgrind.sh
+
+# ASan + UBSan build of egoi.core (gcc or clang), loaded by an uninstrumented lua5.4 with the
+# sanitizer runtime preloaded (tools/asan.sh). Any UB report aborts the run.
+ASAN_CC    ?= $(shell command -v clang >/dev/null 2>&1 && echo clang || echo $(CC))
+ASAN_FLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SOASAN      = $(BUILD)/asan/5.4/egoi/core.so
+
+$(SOASAN): $(SRC) $(HDRS) Makefile
+	@mkdir -p $(dir $@)
+	$(ASAN_CC) $(ASAN_FLAGS) $(WARN) $(DEFS) $(PIC) -I$(LUA54_INC) $(CURL_CFLAGS) -shared -o $@ $(SRC) $(LIBS)
+
+$(BUILD)/asan/unpreload.so: tools/asan_unpreload.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 $(WARN) $(DEFS) -fPIC -shared -o $@ tools/asan_unpreload.c
+
+asan: $(SOASAN) $(BUILD)/asan/unpreload.so
+	@ASAN_CC="$(ASAN_CC)" BUILD="$(BUILD)" sh tools/asan.sh
 
 lint: check-symbols
 	luacheck lua spec bin examples bench
