@@ -45,6 +45,7 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check-symbols
+	@$(MAKE) --no-print-directory fuzz-short
 	@sh spec/run.sh
 
 demo: deps
@@ -74,6 +75,27 @@ $(BUILD)/asan/unpreload.so: tools/asan_unpreload.c
 
 asan: $(SOASAN) $(BUILD)/asan/unpreload.so
 	@ASAN_CC="$(ASAN_CC)" BUILD="$(BUILD)" sh tools/asan.sh
+
+# libFuzzer harnesses: every fuzz/<name>.c becomes $(BUILD)/fuzz/<name>, linked with all of
+# csrc/ and Debian's liblua5.4; seeds in fuzz/corpus/<name>/ (tools/fuzz.sh).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS    = -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_SRC      = $(wildcard fuzz/*.c)
+FUZZ_BIN      = $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+$(BUILD)/fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) $(SRC) $(HDRS) Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) $(DEFS) -I$(LUA54_INC) -Icsrc $(CURL_CFLAGS) -o $@ $< $(SRC) -llua5.4 $(LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz:
+	@FUZZ_CC="$(FUZZ_CC)" FUZZ_SECONDS="$(FUZZ_SECONDS)" BUILD="$(BUILD)" MAKE="$(MAKE)" sh tools/fuzz.sh
+
+# part of make test: ~20 s per harness, skipped with a message when clang/libFuzzer are missing
+fuzz-short:
+	@FUZZ_OPTIONAL=1 FUZZ_CC="$(FUZZ_CC)" FUZZ_SECONDS=20 BUILD="$(BUILD)" MAKE="$(MAKE)" sh tools/fuzz.sh
 
 lint: check-symbols
 	luacheck lua spec bin examples bench

@@ -420,6 +420,10 @@ static void enc_table(enc *e, int t, int depth, int force_struct)
             }
             lua_rawseti(L, ks, i);
         }
+        /* lua_pushlstring above may run a GC step, so a __gc finalizer, which may have
+         * removed (or added) fields of t since they were counted */
+        if (i != (int)n)
+            enc_fail(e, "table changed while it was being encoded (by a __gc finalizer?)");
         keys = (kent *)lua_newuserdata(L, n * sizeof *keys);
         for (j = 1; j <= (int)n; j++) {
             lua_rawgeti(L, ks, j);
