@@ -36,15 +36,28 @@ static lua_Integer dec_key_index(const char *s, size_t len)
     return v;
 }
 
-/* Normalises the table at stack index t (depth counts from 1; with
- * recurse == 0 only t itself is looked at). On success pushes the result
- * (t itself or a new array) and returns 1; returns 0 with the stack as
- * found when the nesting is deeper than DEC_MAX_DEPTH. With recurse, memo
- * is the stack index of a table mapping each table already normalised in
- * this call to its result: a subtable reached through many paths (a DAG)
- * is normalised once and its result shared, so the work stays linear. A
- * cycle never completes a table and still ends at DEC_MAX_DEPTH. */
-static int dec_table(lua_State *L, int t, int depth, int recurse, int memo)
+/* How normalize() walks: with memo == 0 it counts entries against budget
+ * (4M: more than a 100,000-record answer holds; a bigger one just costs a
+ * second walk). A table reached through many paths (a DAG: {a = t, b = t}
+ * at every level) exhausts it, and the walk is then redone with memo, the
+ * stack index of a table mapping each table normalised so far to its
+ * result, so each table is normalised once and its result shared. Redoing
+ * is safe: normalising a normalised table changes nothing. */
+typedef struct {
+    int memo;
+    long budget;
+} dec_walk;
+
+#define DEC_BUDGET (1L << 22)
+#define DEC_DEEP 0
+#define DEC_OVER -1
+
+/* Normalises the table at stack index t (depth counts from 1; with w ==
+ * NULL only t itself is looked at). On success pushes the result (t itself
+ * or a new array) and returns 1; returns DEC_DEEP when the nesting is
+ * deeper than DEC_MAX_DEPTH (cycles end there too) and DEC_OVER when the
+ * budget ran out, with the stack as found. */
+static int dec_table(lua_State *L, int t, int depth, dec_walk *w)
 {
     size_t n = 0;
     lua_Integer maxi = -1;
@@ -52,24 +65,35 @@ static int dec_table(lua_State *L, int t, int depth, int recurse, int memo)
     int a;
 
     if (depth > DEC_MAX_DEPTH)
-        return 0;
+        return DEC_DEEP;
     luaL_checkstack(L, 6, "normalize");
     lua_pushnil(L);
     while (lua_next(L, t)) {
         /* key at -2, value at -1 */
-        if (recurse && lua_type(L, -1) == LUA_TTABLE) {
-            int v = lua_gettop(L);
-            lua_pushvalue(L, v);
-            lua_rawget(L, memo);
+        if (w != NULL && w->memo == 0 && --w->budget < 0) {
+            lua_pop(L, 2);
+            return DEC_OVER;
+        }
+        if (w != NULL && lua_type(L, -1) == LUA_TTABLE) {
+            int v = lua_gettop(L), rc;
+            lua_pushnil(L);
+            if (w->memo != 0) {
+                lua_pop(L, 1);
+                lua_pushvalue(L, v);
+                lua_rawget(L, w->memo);
+            }
             if (lua_isnil(L, -1)) {
                 lua_pop(L, 1);
-                if (!dec_table(L, v, depth + 1, 1, memo)) {
+                rc = dec_table(L, v, depth + 1, w);
+                if (rc != 1) {
                     lua_pop(L, 2);
-                    return 0;
+                    return rc;
                 }
-                lua_pushvalue(L, v);
-                lua_pushvalue(L, -2);
-                lua_rawset(L, memo); /* memo[v] = its result */
+                if (w->memo != 0) {
+                    lua_pushvalue(L, v);
+                    lua_pushvalue(L, -2);
+                    lua_rawset(L, w->memo); /* memo[v] = its result */
+                }
             }
             if (!lua_rawequal(L, -1, v)) {
                 /* replacing an existing field keeps lua_next valid */
@@ -115,13 +139,21 @@ static int dec_table(lua_State *L, int t, int depth, int recurse, int memo)
  * shallow: only the table itself (its values are already normal). */
 static int l_normalize(lua_State *L)
 {
-    int shallow = lua_toboolean(L, 2);
+    int shallow = lua_toboolean(L, 2), rc;
+    dec_walk w;
     luaL_checkany(L, 1);
     lua_settop(L, 1);
     if (lua_type(L, 1) != LUA_TTABLE)
         return 1;
-    lua_newtable(L); /* 2: memo */
-    if (!dec_table(L, 1, 1, !shallow, 2)) {
+    w.memo = 0;
+    w.budget = DEC_BUDGET;
+    rc = dec_table(L, 1, 1, shallow ? NULL : &w);
+    if (rc == DEC_OVER) { /* a DAG: again, each table once */
+        lua_newtable(L);
+        w.memo = lua_gettop(L);
+        rc = dec_table(L, 1, 1, &w);
+    }
+    if (rc != 1) {
         lua_pushnil(L);
         lua_pushliteral(L, "TOO_DEEP");
         lua_pushfstring(L, "response nested deeper than %d levels", DEC_MAX_DEPTH);
@@ -728,7 +760,7 @@ static int jobject(jdec *d)
         jobj_flush(L, &o);
         if (o.mode == 2 && o.positional && o.maxi < o.count) {
             /* a big key_N object that came out of order: fold it now */
-            dec_table(L, o.base + 1, 1, 0, 0);
+            dec_table(L, o.base + 1, 1, NULL);
             lua_replace(L, o.base + 1);
         }
     }
