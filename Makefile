@@ -4,6 +4,8 @@
 #   make demo     run examples/newsletter.lua against a private sandbox (or EGOI_URL/EGOI_APIKEY)
 #   make bench    benchmarks (not part of test)
 #   make valgrind the C-heavy specs under valgrind (Lua 5.4)
+#   make asan     the C-heavy specs against an ASan+UBSan build (build/asan/5.4), 0 reports
+#   make fuzz     libFuzzer harnesses fuzz/*.c (clang), FUZZ_SECONDS=N each (default 60)
 #   make lint     luacheck + symbol check
 
 CC       ?= cc
@@ -25,7 +27,7 @@ BUILD ?= build
 SO54  = $(BUILD)/5.4/egoi/core.so
 SOJIT = $(BUILD)/jit/egoi/core.so
 
-.PHONY: all test deps demo bench valgrind lint clean check-symbols
+.PHONY: all test deps demo bench valgrind asan fuzz fuzz-build fuzz-short lint clean check-symbols
 
 all: $(SO54) $(SOJIT)
 
@@ -43,6 +45,7 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check-symbols
+	@$(MAKE) --no-print-directory fuzz-short
 	@sh spec/run.sh
 
 demo: deps
@@ -55,6 +58,44 @@ bench: deps
 
 valgrind: $(SO54)
 	@sh tools/valgrind.sh
+
+# ASan + UBSan build of egoi.core (gcc or clang), loaded by an uninstrumented lua5.4 with the
+# sanitizer runtime preloaded (tools/asan.sh). Any UB report aborts the run.
+ASAN_CC    ?= $(shell command -v clang >/dev/null 2>&1 && echo clang || echo $(CC))
+ASAN_FLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SOASAN      = $(BUILD)/asan/5.4/egoi/core.so
+
+$(SOASAN): $(SRC) $(HDRS) Makefile
+	@mkdir -p $(dir $@)
+	$(ASAN_CC) $(ASAN_FLAGS) $(WARN) $(DEFS) $(PIC) -I$(LUA54_INC) $(CURL_CFLAGS) -shared -o $@ $(SRC) $(LIBS)
+
+$(BUILD)/asan/unpreload.so: tools/asan_unpreload.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 $(WARN) $(DEFS) -fPIC -shared -o $@ tools/asan_unpreload.c
+
+asan: $(SOASAN) $(BUILD)/asan/unpreload.so
+	@ASAN_CC="$(ASAN_CC)" BUILD="$(BUILD)" sh tools/asan.sh
+
+# libFuzzer harnesses: every fuzz/<name>.c becomes $(BUILD)/fuzz/<name>, linked with all of
+# csrc/ and Debian's liblua5.4; seeds in fuzz/corpus/<name>/ (tools/fuzz.sh).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS    = -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_SRC      = $(wildcard fuzz/*.c)
+FUZZ_BIN      = $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+$(BUILD)/fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) $(SRC) $(HDRS) Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) $(DEFS) -I$(LUA54_INC) -Icsrc $(CURL_CFLAGS) -o $@ $< $(SRC) -llua5.4 $(LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz:
+	@FUZZ_CC="$(FUZZ_CC)" FUZZ_SECONDS="$(FUZZ_SECONDS)" BUILD="$(BUILD)" MAKE="$(MAKE)" sh tools/fuzz.sh
+
+# part of make test: ~20 s per harness, skipped with a message when clang/libFuzzer are missing
+fuzz-short:
+	@FUZZ_OPTIONAL=1 FUZZ_CC="$(FUZZ_CC)" FUZZ_SECONDS=20 BUILD="$(BUILD)" MAKE="$(MAKE)" sh tools/fuzz.sh
 
 lint: check-symbols
 	luacheck lua spec bin examples bench

@@ -36,11 +36,28 @@ static lua_Integer dec_key_index(const char *s, size_t len)
     return v;
 }
 
-/* Normalises the table at stack index t (depth counts from 1; with
- * recurse == 0 only t itself is looked at). On success pushes the result
- * (t itself or a new array) and returns 1; returns 0 with the stack as
- * found when the nesting is deeper than DEC_MAX_DEPTH. */
-static int dec_table(lua_State *L, int t, int depth, int recurse)
+/* How normalize() walks: with memo == 0 it counts entries against budget
+ * (4M: more than a 100,000-record answer holds; a bigger one just costs a
+ * second walk). A table reached through many paths (a DAG: {a = t, b = t}
+ * at every level) exhausts it, and the walk is then redone with memo, the
+ * stack index of a table mapping each table normalised so far to its
+ * result, so each table is normalised once and its result shared. Redoing
+ * is safe: normalising a normalised table changes nothing. */
+typedef struct {
+    int memo;
+    long budget;
+} dec_walk;
+
+#define DEC_BUDGET (1L << 22)
+#define DEC_DEEP 0
+#define DEC_OVER -1
+
+/* Normalises the table at stack index t (depth counts from 1; with w ==
+ * NULL only t itself is looked at). On success pushes the result (t itself
+ * or a new array) and returns 1; returns DEC_DEEP when the nesting is
+ * deeper than DEC_MAX_DEPTH (cycles end there too) and DEC_OVER when the
+ * budget ran out, with the stack as found. */
+static int dec_table(lua_State *L, int t, int depth, dec_walk *w)
 {
     size_t n = 0;
     lua_Integer maxi = -1;
@@ -48,16 +65,35 @@ static int dec_table(lua_State *L, int t, int depth, int recurse)
     int a;
 
     if (depth > DEC_MAX_DEPTH)
-        return 0;
+        return DEC_DEEP;
     luaL_checkstack(L, 6, "normalize");
     lua_pushnil(L);
     while (lua_next(L, t)) {
         /* key at -2, value at -1 */
-        if (recurse && lua_type(L, -1) == LUA_TTABLE) {
-            int v = lua_gettop(L);
-            if (!dec_table(L, v, depth + 1, 1)) {
-                lua_pop(L, 2);
-                return 0;
+        if (w != NULL && w->memo == 0 && --w->budget < 0) {
+            lua_pop(L, 2);
+            return DEC_OVER;
+        }
+        if (w != NULL && lua_type(L, -1) == LUA_TTABLE) {
+            int v = lua_gettop(L), rc;
+            lua_pushnil(L);
+            if (w->memo != 0) {
+                lua_pop(L, 1);
+                lua_pushvalue(L, v);
+                lua_rawget(L, w->memo);
+            }
+            if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                rc = dec_table(L, v, depth + 1, w);
+                if (rc != 1) {
+                    lua_pop(L, 2);
+                    return rc;
+                }
+                if (w->memo != 0) {
+                    lua_pushvalue(L, v);
+                    lua_pushvalue(L, -2);
+                    lua_rawset(L, w->memo); /* memo[v] = its result */
+                }
             }
             if (!lua_rawequal(L, -1, v)) {
                 /* replacing an existing field keeps lua_next valid */
@@ -103,12 +139,21 @@ static int dec_table(lua_State *L, int t, int depth, int recurse)
  * shallow: only the table itself (its values are already normal). */
 static int l_normalize(lua_State *L)
 {
-    int shallow = lua_toboolean(L, 2);
+    int shallow = lua_toboolean(L, 2), rc;
+    dec_walk w;
     luaL_checkany(L, 1);
     lua_settop(L, 1);
     if (lua_type(L, 1) != LUA_TTABLE)
         return 1;
-    if (!dec_table(L, 1, 1, !shallow)) {
+    w.memo = 0;
+    w.budget = DEC_BUDGET;
+    rc = dec_table(L, 1, 1, shallow ? NULL : &w);
+    if (rc == DEC_OVER) { /* a DAG: again, each table once */
+        lua_newtable(L);
+        w.memo = lua_gettop(L);
+        rc = dec_table(L, 1, 1, &w);
+    }
+    if (rc != 1) {
         lua_pushnil(L);
         lua_pushliteral(L, "TOO_DEEP");
         lua_pushfstring(L, "response nested deeper than %d levels", DEC_MAX_DEPTH);
@@ -125,7 +170,8 @@ static int l_normalize(lua_State *L)
  * applied while parsing: an object whose distinct keys are exactly
  * key_0 .. key_<n-1> becomes an array. Equal in result to
  * normalize(cjson.decode(s)), except that integer literals become Lua
- * integers (5.3+) and the grammar is strict RFC 8259 (no NaN, hex, ...).
+ * integers (5.3+) and the grammar is strict RFC 8259 (no NaN, hex, raw
+ * control characters in strings, ...).
  * null is a light userdata NULL, the same value as cjson.null.
  *
  * Why it is faster than cjson + normalize on E-goi answers: a container's
@@ -145,6 +191,8 @@ static int l_normalize(lua_State *L)
 #define JSON_CHUNK 128
 #define JSON_STACK_SOFT 2000
 #define JSON_SHORT 256 /* escaped strings up to this many raw bytes use the C stack */
+/* RFC 8259 section 7: U+0000..U+001F must be escaped inside a string */
+#define JSON_CTRL "unescaped control character in string"
 
 typedef struct {
     lua_State *L;
@@ -254,6 +302,8 @@ static int jstring_escaped(jdec *d, const unsigned char *start, const unsigned c
     while (q < close) {
         unsigned cp;
         if (*q != '\\') {
+            if (*q < 0x20)
+                return jfail(d, "MALFORMED_JSON", JSON_CTRL, q);
             *o++ = *q++;
             continue;
         }
@@ -296,7 +346,7 @@ static int jstring_escaped(jdec *d, const unsigned char *start, const unsigned c
 static int jstring(jdec *d)
 {
     const unsigned char *start = d->p + 1, *q = start, *end = d->end;
-    while (q < end && *q != '"' && *q != '\\')
+    while (q < end && *q != '"' && *q != '\\' && *q >= 0x20)
         q++;
     if (q < end && *q == '"') {
         lua_pushlstring(d->L, (const char *)start, (size_t)(q - start));
@@ -305,6 +355,8 @@ static int jstring(jdec *d)
     }
     if (q >= end)
         return jfail(d, "MALFORMED_JSON", "unterminated string", d->p);
+    if (*q < 0x20)
+        return jfail(d, "MALFORMED_JSON", JSON_CTRL, q);
     return jstring_escaped(d, start, q);
 }
 
@@ -708,7 +760,7 @@ static int jobject(jdec *d)
         jobj_flush(L, &o);
         if (o.mode == 2 && o.positional && o.maxi < o.count) {
             /* a big key_N object that came out of order: fold it now */
-            dec_table(L, o.base + 1, 1, 0);
+            dec_table(L, o.base + 1, 1, NULL);
             lua_replace(L, o.base + 1);
         }
     }

@@ -47,6 +47,7 @@
 #define XP_MT "egoi.core.xml_parser"
 
 #define REQ_MAX_DEPTH 32         /* table nesting of a request */
+#define REQ_MAX_REPEAT 100000    /* members/items walked again through shared tables */
 #define XP_MAX_VALUE_DEPTH 64    /* nested <value> levels of a response */
 #define XP_MAX_ELEM_DEPTH 256    /* element frames (>= 3 * 64 + 5) */
 #define XP_DEFAULT_MAX ((lua_Integer)64 * 1024 * 1024)
@@ -188,6 +189,9 @@ typedef struct {
 typedef struct {
     lua_State *L;
     xbuf *b;
+    int seen;     /* stack index: tables (with subtables) already walked */
+    int revisit;  /* > 0: inside a table walked before */
+    long spare;   /* members/items left of REQ_MAX_REPEAT */
     int npath;
     pseg path[REQ_MAX_DEPTH + 2];
 } enc;
@@ -322,7 +326,7 @@ static void enc_table(enc *e, int t, int depth, int force_struct)
     lua_State *L = e->L;
     size_t n = 0;
     lua_Integer maxk = 0;
-    int seq = 1;
+    int seq = 1, sub = 0, again = 0;
 
     if (depth > REQ_MAX_DEPTH)
         enc_fail(e, "tables nested deeper than 32 levels (cycle?)");
@@ -331,6 +335,8 @@ static void enc_table(enc *e, int t, int depth, int force_struct)
     lua_pushnil(L);
     while (lua_next(L, t) != 0) {
         lua_Integer k;
+        if (lua_type(L, -1) == LUA_TTABLE)
+            sub = 1;
         lua_pop(L, 1);
         n++;
         if (seq) {
@@ -344,6 +350,27 @@ static void enc_table(enc *e, int t, int depth, int force_struct)
     }
     if (n > (size_t)INT_MAX)
         enc_fail(e, "table too large");
+    /* A table holding tables is recorded once walked: fields walked again
+     * through a second path count against REQ_MAX_REPEAT, so a shared
+     * subtable referenced at every level cannot cost exponential time. */
+    if (sub && depth > 1) {
+        lua_pushvalue(L, t);
+        lua_rawget(L, e->seen);
+        again = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+        if (!again) {
+            lua_pushvalue(L, t);
+            lua_pushboolean(L, 1);
+            lua_rawset(L, e->seen);
+        }
+    }
+    if (e->revisit + again > 0) {
+        e->spare -= (long)n;
+        if (e->spare < 0)
+            enc_fail(e, "a table reached through many paths: more than 100000 fields walked"
+                        " again (a shared subtable referenced repeatedly?)");
+    }
+    e->revisit += again;
 
     if (seq && n > 0 && (size_t)maxk == n && !force_struct) {
         lua_Integer i;
@@ -359,6 +386,7 @@ static void enc_table(enc *e, int t, int depth, int force_struct)
             lua_pop(L, 1);
         }
         xbuf_lit(L, e->b, "</data></array></value>");
+        e->revisit -= again;
         return;
     }
 
@@ -392,6 +420,10 @@ static void enc_table(enc *e, int t, int depth, int force_struct)
             }
             lua_rawseti(L, ks, i);
         }
+        /* lua_pushlstring above may run a GC step, so a __gc finalizer, which may have
+         * removed (or added) fields of t since they were counted */
+        if (i != (int)n)
+            enc_fail(e, "table changed while it was being encoded (by a __gc finalizer?)");
         keys = (kent *)lua_newuserdata(L, n * sizeof *keys);
         for (j = 1; j <= (int)n; j++) {
             lua_rawgeti(L, ks, j);
@@ -421,6 +453,7 @@ static void enc_table(enc *e, int t, int depth, int force_struct)
         lua_pop(L, 3);
     }
     xbuf_lit(L, e->b, "</struct></value>");
+    e->revisit -= again;
 }
 
 /* Encodes the value at absolute index idx found inside a table of nesting
@@ -506,7 +539,11 @@ static int l_xmlrpc_request(lua_State *L)
     lua_settop(L, 2);
     e.L = L;
     e.npath = 0;
+    e.revisit = 0;
+    e.spare = REQ_MAX_REPEAT;
     e.b = xbuf_new(L); /* index 3 */
+    lua_newtable(L);   /* index 4 */
+    e.seen = 4;
     xbuf_lit(L, e.b, "<?xml version=\"1.0\"?><methodCall><methodName>");
     xbuf_add(L, e.b, m, mlen);
     xbuf_lit(L, e.b, "</methodName><params><param>");

@@ -195,8 +195,9 @@ local function gen_string(r, maxpieces)
       local hi, lo = 0xD7FF + r(0x400), 0xDBFF + r(0x400)
       t = uesc(r, hi) .. uesc(r, lo)
       v = utf8enc(0x10000 + (hi - 0xD800) * 0x400 + (lo - 0xDC00))
-    elseif k == 7 then
-      t = string.char(r(31)); v = t
+    elseif k == 7 then -- a control character: RFC 8259 wants it escaped
+      local b = r(32) - 1
+      t, v = uesc(r, b), string.char(b)
     elseif k == 8 then
       t = string.char(127 + r(128)); v = t
     else
@@ -236,7 +237,8 @@ local KEY_POOL = { "status", "UID", "EMAIL", "extra_fields", "key_", "key_00", "
   "key_1a", "key_999999999", "key_1000000000", "", "ERROR", "a", "é", "key 0", "0", "1" }
 
 -- a JSON string token for a key (sometimes with a \u escape that still decodes to it)
-local KEY_ESC = { ["\\"] = "\\\\", ['"'] = '\\"', ["\0"] = "\\u0000" }
+local KEY_ESC = { ["\\"] = "\\\\", ['"'] = '\\"' }
+for b = 0, 31 do KEY_ESC[string.char(b)] = ("\\u%04x"):format(b) end -- RFC 8259: escaped
 local function kesc(s) return (s:gsub(".", KEY_ESC)) end
 local function key_token(r, k)
   if r(6) == 1 and #k > 0 then
@@ -779,19 +781,22 @@ print("ok")
       assert.are.equal("w", t.k)
     end)
 
-    it("raw control bytes and invalid UTF-8 pass through unchanged", function()
-      local raw = {}
-      for b = 1, 31 do raw[#raw + 1] = string.char(b) end
-      raw = table.concat(raw)
-      assert.are.equal(raw, jd('"' .. raw .. '"'))
+    it("raw control bytes inside a string are refused (RFC 8259), invalid UTF-8 passes through", function()
+      for b = 1, 31 do
+        local r, code, msg = jd('["ab' .. string.char(b) .. '"]')
+        assert.is_nil(r)
+        assert.are.equal("MALFORMED_JSON", code)
+        assert.are.equal("unescaped control character in string at byte 5", msg)
+      end
       assert.are.equal("\255\254\128\192\237\160\128", jd('"\255\254\128\192\237\160\128"'))
       assert.are.equal("\127", jd('"\127"'))
-      assert.are.same({ ["\255"] = "\1" }, jd('{"\255":"\1"}'))
+      assert.are.same({ ["\255"] = "\1" }, jd('{"\255":"\\u0001"}'))
     end)
 
-    it("a raw NUL byte inside a string passes through", function()
-      assert.are.equal("a\0b", jd('"a\0b"'))
-      assert.are.same({ "\0" }, jd('["\0"]'))
+    it("a raw NUL byte inside a string is refused; \\u0000 gives one", function()
+      assert_malformed('"a\0b"', "NUL")
+      assert_malformed('["\0"]', "NUL")
+      assert.are.equal("a\0b", jd('"a\\u0000b"'))
     end)
 
     it("every byte after a backslash, inside a string, as a document, and between tokens", function()
@@ -802,11 +807,9 @@ print("ok")
         -- after a backslash
         if esc[c] then assert.are.equal(esc[c], jd('"\\' .. c .. '"'))
         else assert_malformed('"\\' .. c .. '"', "escape") end
-        -- inside a string (NUL is checked on its own above)
-        if b ~= 0 then
-          if c == '"' or c == "\\" then assert_malformed('"' .. c .. '"', "in string")
-          else assert.are.equal(c, jd('"' .. c .. '"')) end
-        end
+        -- inside a string: control characters must be escaped
+        if c == '"' or c == "\\" or b < 32 then assert_malformed('"' .. c .. '"', "in string")
+        else assert.are.equal(c, jd('"' .. c .. '"')) end
         -- a whole one-byte document
         if c:match("%d") then assert.are.equal(b - 48, jd(c)) else assert_malformed(c, "one byte") end
         -- between tokens: only the four whitespace bytes
