@@ -47,6 +47,7 @@ build = {
       ["egoi.cli.sandbox"] = "lua/egoi/cli/sandbox.lua",
       ["egoi.client"] = "lua/egoi/client.lua",
       ["egoi.csv"] = "lua/egoi/csv.lua",
+      ["egoi.deadletter"] = "lua/egoi/deadletter.lua",
       ["egoi.errors"] = "lua/egoi/errors.lua",
       ["egoi"] = "lua/egoi/init.lua",
       ["egoi.limiter.redis"] = "lua/egoi/limiter/redis.lua",
