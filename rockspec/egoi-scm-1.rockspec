@@ -57,6 +57,7 @@ build = {
       ["egoi.methods"] = "lua/egoi/methods.lua",
       ["egoi.options"] = "lua/egoi/options.lua",
       ["egoi.resources"] = "lua/egoi/resources/init.lua",
+      ["egoi.resources.shapes"] = "lua/egoi/resources/shapes.lua",
       ["egoi.resources.subscribers"] = "lua/egoi/resources/subscribers.lua",
       ["egoi.resty"] = "lua/egoi/resty.lua",
       ["egoi.sandbox.access"] = "lua/egoi/sandbox/access.lua",
