@@ -149,6 +149,18 @@ describe("callback dead-letter file", function()
     assert.equal(0, #lines(path))
   end)
 
+  it("refuses a symbolic link and makes an existing file private", function()
+    os.execute("ln -s /etc/passwd '" .. path .. "'")
+    assert.has_error(function() callback.dead_letter(path) end,
+      "deadletter.open: " .. path .. " is a symbolic link; name the file itself")
+    os.remove(path)
+    local f = assert(io.open(path, "w"))
+    f:close()
+    os.execute("chmod 644 '" .. path .. "'")
+    callback.dead_letter(path)
+    assert.equal("600", mode(path))
+  end)
+
   it("replays nothing from a missing file", function()
     local sum = assert(callback.replay(path, function() error("no") end))
     assert.equal(0, sum.total)

@@ -15,7 +15,9 @@
 -- password, token) replaced by "[scrubbed]", every string of opts.scrub and every run of 40 hex
 -- digits (the shape of an API key) replaced too, and bytes outside printable ASCII
 -- percent-encoded (the form decodes to the same values, and the line stays valid JSON).
--- `reason` is scrubbed the same way. The file is created with mode 0600 (under umask 077) and
+-- `reason` is scrubbed the same way. The file is created with mode 0600 (under umask 077, by
+-- one short `sh` call); open() refuses a path that is a symbolic link and takes group/other
+-- access away from an existing file. The file
 -- grows to at most max_bytes (default 16 MiB): past that, put() writes nothing, logs
 -- "dead-letter file <path> is full" with the action, list and uid of the lost callback, and
 -- returns nil, err (code DEAD_LETTER_FULL). Each line is one write(2) on an O_APPEND file, so
@@ -157,6 +159,15 @@ function M.open(path, opts)
     error("deadletter.open: argument 'path' must be a non-empty string", 2)
   end
   local max, strings, log = check_opts("deadletter.open", opts)
+  -- once per open: a symlink is refused; an existing file loses any group/other access
+  local q = shell_quote(path)
+  local p = io.popen("if [ -L " .. q .. " ]; then echo link; elif [ -e " .. q .. " ]; then chmod go-rwx "
+    .. q .. " 2>/dev/null; fi")
+  local what = p and p:read("*l")
+  if p then p:close() end
+  if what == "link" then
+    error("deadletter.open: " .. path .. " is a symbolic link; name the file itself", 2)
+  end
   return setmetatable({ path = path, max_bytes = max, scrub = strings, log = log }, DL)
 end
 
