@@ -190,6 +190,16 @@ describe("shape helpers", function()
     assert.same({ "5" }, shapes.list("5"))
   end)
 
+  it("fields: ids from key_<id>, also when ids 0..n-1 were folded into an array", function()
+    local shaped = shapes.SHAPES.fields({ extra_fields = { { NAME = "a" }, { NAME = "b" } } })
+    assert.same({ "0", "1" }, { shaped[1].id, shaped[2].id })
+    shaped = shapes.SHAPES.fields({ extra_fields = { key_9 = { NAME = "z" }, key_3 = { NAME = "c" } } })
+    assert.same({ "3", "9" }, { shaped[1].id, shaped[2].id })
+    assert.same({ "c", "z" }, { shaped[1].name, shaped[2].name })
+    assert.same({}, shapes.SHAPES.fields({ extra_fields = "0" }))
+    assert.same({}, shapes.SHAPES.fields({}))
+  end)
+
   it("field: the id from the record or its key_<id>, numbers as text", function()
     assert.same({ id = "7", name = "nif", type = nil, options = {}, field = "extra_7", listnum = "3" },
       shapes.field({ ref = "nif", listnum = "3", opcoes = "" }, "key_7"))

@@ -84,15 +84,17 @@ local function id_keyed(v)
   return true
 end
 
-local function fields(v)
+-- (by_position: v was a key_<id> map whose ids 0..n-1 were folded into an array, so a field
+-- without an id of its own has its position's)
+local function fields(v, by_position)
   local out = {}
   if id_keyed(v) then
     for k, f in pairs(v) do
       if type(f) == "table" then out[#out + 1] = field(f, k) end
     end
   else
-    for _, f in ipairs(list(v)) do
-      if type(f) == "table" then out[#out + 1] = field(f) end
+    for i, f in ipairs(list(v)) do
+      if type(f) == "table" then out[#out + 1] = field(f, by_position and ("key_" .. (i - 1)) or nil) end
     end
   end
   sort(out, function(a, b)
@@ -134,7 +136,7 @@ M.SHAPES = {
     end)
   end,
   -- getExtraFields: the fields, sorted by id
-  fields = function(res) return fields(result_table(res).extra_fields) end,
+  fields = function(res) return fields(result_table(res).extra_fields, true) end,
   -- getTags: TAG_LIST's records
   tags = function(res) return records(result_table(res).TAG_LIST) end,
   -- getSegments: each entry's `segment` record
