@@ -52,8 +52,8 @@ describe("the nginx example", function()
     script = script:gsub("8080", tostring(sb_port)):gsub("8081", tostring(ng_port))
     local private = run("mktemp -d"):match("%S+")
     -- on any failure: stop what the recipe started (its own variables) and clean up
-    script = "trap 'nginx -p \"$dir\" -s quit 2>/dev/null; kill $sandbox 2>/dev/null; sleep 0.3;"
-      .. " rm -rf \"$dir\"' EXIT\n" .. script
+    script = "trap 'echo \"prefix=$dir\"; nginx -p \"$dir\" -c nginx.conf -s quit 2>/dev/null;"
+      .. " kill $sandbox 2>/dev/null; sleep 0.5; rm -rf \"$dir\"' EXIT\n" .. script
     local file = private .. "/recipe.sh"
     local f = assert(io.open(file, "w"))
     f:write(script)
@@ -64,7 +64,18 @@ describe("the nginx example", function()
       .. " -u LUA_CPATH_5_4 XDG_RUNTIME_DIR=" .. sh_quote(private) .. " timeout 120 sh " .. sh_quote(file))
     os.execute("rm -rf " .. sh_quote(private))
     assert.matches("created list 1", out, 1, true)
-    assert.matches('{"ok":true,"uid":"%w+"}', out)
+    assert.matches('"ok":true', out, 1, true)
+    assert.matches('"uid":"%w+"', out)
+    assert.is_nil(out:find("[emerg]", 1, true), out)
+    -- the recipe's last line stopped what it started
+    local prefix = assert(out:match("prefix=(%S+)"))
+    local left
+    for _ = 1, 50 do
+      left = run("ps -eo args | grep -F -- " .. sh_quote("-p " .. prefix) .. " | grep -v grep")
+      if left == "" then break end
+      socket.sleep(0.1)
+    end
+    assert.equal("", left)
   end)
 
   describe("under a junk flood", function()
