@@ -91,17 +91,27 @@ end
 -- map an egoi.Error to an HTTP status for our own caller
 local STATUS_OF_KIND = { usage = 400, api = 422, rate_limit = 429, transport = 502, http = 502, protocol = 502 }
 
--- Count one signup attempt of the client address; false when it is over its hourly share.
--- (Behind a proxy, set the real address with ngx_http_realip_module's set_real_ip_from.)
+-- Count one signup attempt of the client address: true, or false and the seconds until the
+-- address may try again. (Behind a proxy, set the real address first with
+-- ngx_http_realip_module's set_real_ip_from / real_ip_header.)
+local warned_no_dict = false
 local function address_allowed()
   local dict = ngx.shared.egoi_signup
-  if not dict then return true end -- the conf has no lua_shared_dict egoi_signup: no per-address limit
-  local n, err = dict:incr(ngx.var.binary_remote_addr, 1, 0, 3600)
+  if not dict then -- an older nginx.conf without lua_shared_dict egoi_signup
+    if not warned_no_dict then
+      warned_no_dict = true
+      ngx.log(ngx.WARN, "signup: no lua_shared_dict egoi_signup: signups are not limited per address")
+    end
+    return true
+  end
+  local addr = ngx.var.binary_remote_addr
+  local n, err = dict:incr(addr, 1, 0, 3600)
   if not n then
     ngx.log(ngx.ERR, "signup: lua_shared_dict egoi_signup: ", err)
-    return false -- fail closed: an unlimited endpoint is what this guards against
+    return false, 60 -- fail closed: an unlimited endpoint is what this guards against
   end
-  return n <= PER_ADDRESS
+  if n <= PER_ADDRESS then return true end
+  return false, math.max(1, math.ceil(dict:ttl(addr) or 3600))
 end
 
 function M.signup()
@@ -109,8 +119,9 @@ function M.signup()
     ngx.header["Allow"] = "POST"
     return json(405, { ok = false, error = { code = "METHOD_NOT_ALLOWED" } })
   end
-  if not address_allowed() then
-    ngx.header["Retry-After"] = 3600
+  local allowed, retry = address_allowed()
+  if not allowed then
+    ngx.header["Retry-After"] = retry
     return json(429, { ok = false, error = { code = "TOO_MANY_SIGNUPS",
       message = "too many signups from this address; try again later" } })
   end
