@@ -72,10 +72,7 @@ local function main()
 
   -- 2. its extra fields
   local have = {}
-  local ok, fields = pcall(client.fields.all, client.fields, { listID = list })
-  if ok and type(fields.extra_fields) == "table" then
-    for _, f in pairs(fields.extra_fields) do have[f.NAME or f.name or ""] = true end
-  end
+  for _, f in ipairs(client.fields:all{ listID = list }) do have[f.name] = true end -- {} when none
   for _, name in ipairs{ "city" } do
     if have[name] then
       say("2. extra field %q exists", name)
@@ -96,10 +93,7 @@ local function main()
 
   -- 4. tag everyone who is active
   local tag
-  local tok, tags = pcall(client.tags.all, client.tags)
-  if tok then
-    for _, t in ipairs(tags.TAG_LIST or {}) do if t.NAME == TAG then tag = t.ID end end
-  end
+  for _, t in ipairs(client.tags:all()) do if t.NAME == TAG then tag = t.ID end end -- {} when none
   tag = tag or client.tags:add{ name = TAG }.ID
   local uids = {}
   for s in client.subscribers:each{ listID = list } do

@@ -20,6 +20,10 @@
 -- MALFORMED_XML or TOO_DEEP. opts.max_bytes caps the raw body (default 1 MiB).
 --
 -- Works outside nginx too (CGI): callback.parse(io.read("a"), os.getenv("CONTENT_TYPE")).
+--
+-- Failed callbacks (E-goi never retries) are kept and replayed with egoi.deadletter:
+--   callback.dead_letter(path, opts)      -- = require("egoi.deadletter").open
+--   callback.replay(path, handler, opts)  -- = require("egoi.deadletter").replay
 local core = require "egoi.core"
 local errors = require "egoi.errors"
 
@@ -138,6 +142,15 @@ function M.parse(body, content_type, opts)
   end
   ev.uid, ev.list, ev.email = ev.fields.uid, ev.fields.list, ev.fields.email
   return ev
+end
+
+-- (egoi.deadletter requires this module: load it on use)
+function M.dead_letter(path, opts)
+  return require("egoi.deadletter").open(path, opts)
+end
+
+function M.replay(path, handler, opts)
+  return require("egoi.deadletter").replay(path, handler, opts)
 end
 
 return M

@@ -25,6 +25,11 @@
 --               with the closest known one as a hint. Every method also takes `plugin_key`, and
 --               `listID` (a positive id) wherever the `list` alias is taken.
 --   doc         one line for the README
+--   shape       the result shape the resource methods give (egoi.resources.shapes.SHAPES);
+--               nil: the result as sent. client:call always gives the wire shape.
+--   empty_on    set of API error codes that mean "none" for the resource methods (they return
+--               the empty shape instead of failing), e.g. getTags: NO_TAGS_FOUND
+--   returns     the README text for the resource methods' result
 --
 -- Only the catalogue and local checks live here; calling is the client's job.
 
@@ -99,6 +104,7 @@ local function def(resource, name, names, t)
   t.aliases = aliases(t.aliases or {}) -- own copy per entry
   t.error_paths = t.error_paths or {}
   t.ok_scalars = t.ok_scalars or {}
+  t.empty_on = t.empty_on or {}
   t.read_only = t.read_only == true
   t.open = t.args == nil or t.open == true
   t.args = merge(t.args or {}, { plugin_key = "text" })
@@ -126,6 +132,8 @@ def("account", "getCredits", { "get_credits", "credits" }, {
 
 -- 3.2 Lists
 def("lists", "getLists", { "get_lists", "all" }, {
+  shape = "lists", returns = "array of list records (`listnum`, `title`, `subs_total`, ...) whose "
+    .. "`extra_fields` is an array of fields (1); `{}` when none",
   read_only = true, args = { listID = "id", start = "count", limit = "positive" }, aliases = LIST,
   doc = "All mailing lists (or one, with listID)" })
 def("lists", "createList", { "create_list", "create" }, {
@@ -145,6 +153,7 @@ def("lists", "deleteList", { "delete_list", "delete" }, {
 
 -- 3.3 Extra fields
 def("fields", "getExtraFields", { "get_extra_fields", "all" }, {
+  shape = "fields", returns = "array of fields (1), sorted by id; `{}` when none (the wire's `\"0\"`)",
   read_only = true, required = { LIST_R }, aliases = LIST, args = {}, doc = "Extra fields of a list" })
 def("fields", "addExtraField", { "add_extra_field", "add" }, {
   required = { LIST_R, req("name", "FIELD_NAME_MISSING"), req("type", "INVALID_TYPE") },
@@ -156,6 +165,7 @@ def("fields", "deleteExtraField", { "delete_extra_field", "delete" }, {
 
 -- 3.4 Subscribers
 def("subscribers", "addSubscriber", { "add_subscriber", "add" }, {
+  shape = "subscriber", returns = "the subscriber record (2)",
   required = { LIST_R, { any = { "email", "cellphone" }, code = "EMAIL_REQUIRED" } },
   aliases = aliases(LIST, { form_id = "formID" }), args = SUBSCRIBER_FIELDS, patterns = EXTRA,
   doc = "Add a subscriber to a list; returns UID" })
@@ -178,6 +188,8 @@ def("subscribers", "removeSubscriber", { "remove_subscriber", "remove" }, {
   ok_scalars = { OK = true },
   doc = "Unsubscribe a subscriber" })
 def("subscribers", "subscriberData", { "subscriber_data", "get" }, {
+  shape = "subscriber_data", returns = "`{ subscriber = record (2) }`; for `all_subscribers` `{ subscriber = array of "
+    .. "records (2) }`, `{}` when none",
   read_only = true, required = { LIST_R, SUBSCRIBER_R }, aliases = LIST,
   args = { subscriber = "text", segment = "segment", start = "count", limit = "positive" },
   error_paths = { "subscriber" },
@@ -187,6 +199,9 @@ def("subscribers", "getSubscriberActivity", { "get_subscriber_activity", "activi
 
 -- 3.5 Tags
 def("tags", "getTags", { "get_tags", "all" }, {
+  shape = "tags", empty_on = { NO_TAGS_FOUND = true },
+  returns = "array of tags (`ID`, `NAME`, `COLOR`), unwrapped from `TAG_LIST`; `{}` when none "
+    .. "(the wire's `NO_TAGS_FOUND`)",
   read_only = true, args = {}, doc = "All tags (TAG_LIST)" })
 def("tags", "addTag", { "add_tag", "add" }, {
   required = { req("name", "NAME_MISSING") }, args = { name = "text", color = "text" },
@@ -202,6 +217,7 @@ def("tags", "detachTag", { "detach_tag", "detach" }, {
 
 -- 3.6 Senders / domains
 def("senders", "getSenders", { "get_senders", "all" }, {
+  shape = "records", returns = "array of senders (`FROMID`, `SENDER`, `CHANNEL`, ...); `{}` when none",
   read_only = true, args = { channel = "text" }, doc = "Senders (FROMID, SENDER, CHANNEL), optionally by channel" })
 def("senders", "addSender", { "add_sender", "add" }, { doc = "Add a sender (arguments undocumented)" })
 def("senders", "editSender", { "edit_sender", "edit" }, { doc = "Edit a sender (arguments undocumented)" })
@@ -211,6 +227,9 @@ def("senders", "addCname", { "add_cname" }, { doc = "Add a CNAME domain (argumen
 
 -- 3.7 Segments
 def("segments", "getSegments", { "get_segments", "all" }, {
+  shape = "segments", empty_on = { NO_SEGMENTS_FOUND = true },
+  returns = "array of segments (`ID`, `NAME`, ...), unwrapped from each entry's `segment`; "
+    .. "`{}` when none (the wire's `NO_SEGMENTS_FOUND`)",
   read_only = true, required = { LIST_R }, aliases = LIST, args = {}, doc = "Segments of a list" })
 def("segments", "createSegment", { "create_segment", "create" }, {
   aliases = LIST, doc = "Create a segment (arguments undocumented)" })
@@ -223,6 +242,7 @@ def("segments", "addSegment", { "add_segment", "add" }, {
 
 -- 3.8 Campaigns
 def("campaigns", "getCampaigns", { "get_campaigns", "all" }, {
+  shape = "records", returns = "array of campaigns (`HASH`, `REF`, `SUBJECT`, ...); `{}` when none",
   read_only = true, open = true, args = { start = "count", limit = "positive" },
   doc = "Campaigns (HASH, REF, SUBJECT, CHANNEL, STATUS, ...)" })
 def("campaigns", "createCampaignEmail", { "create_campaign_email", "create_email" }, {
@@ -249,8 +269,10 @@ def("campaigns", "createCampaignGroup", { "create_campaign_group", "create_group
 def("campaigns", "editCampaignGroup", { "edit_campaign_group", "edit_group" }, {
   doc = "Edit a campaign group (arguments undocumented)" })
 def("campaigns", "getHeaderFooterTemplates", { "get_header_footer_templates", "header_footer_templates" }, {
+  shape = "records", returns = "array of templates (`id`, `name`); `{}` when none",
   read_only = true, args = {}, doc = "Header/footer templates (id, name)" })
 def("campaigns", "getTemplates", { "get_templates", "templates" }, {
+  shape = "records", returns = "array of templates; `{}` when none",
   read_only = true, doc = "Templates (arguments undocumented)" })
 
 -- 3.9 Sending
@@ -281,11 +303,16 @@ def("reports", "getAdvancedReport", { "get_advanced_report", "get_advanced" }, {
 
 -- 3.11 Forms, automations, callbacks, queue
 def("forms", "getForms", { "get_forms", "all" }, {
+  shape = "records", empty_on = { FORMS_NOT_FOUND = true },
+  returns = "array of forms (`id`, `name`, `url`, ...); `{}` when none (the wire's "
+    .. "`FORMS_NOT_FOUND`)",
   read_only = true, required = { LIST_R }, aliases = LIST, args = {},
   doc = "Subscription forms of a list" })
 def("forms", "getFormsSubmissions", { "get_forms_submissions", "submissions" }, {
+  shape = "records", returns = "array of submissions; `{}` when none",
   read_only = true, aliases = LIST, doc = "Form submissions (arguments undocumented)" })
 def("automations", "getAutobots", { "get_autobots", "all" }, {
+  shape = "records", returns = "array of automations; `{}` when none",
   read_only = true, doc = "Automations (autobots) (arguments undocumented)" })
 def("automations", "startAutobot", { "start_autobot", "start" }, {
   doc = "Start an automation (arguments undocumented)" })
@@ -294,6 +321,7 @@ def("callbacks", "editApiCallback", { "edit_api_callback", "edit" }, {
   args = { callback_url = "text" }, patterns = { ["^notif_api_[1-9]$"] = "flag", ["^notif_api_1[0-6]$"] = "flag" },
   doc = "Set a list's callback URL and notif_api_1..16 flags" })
 def("queue", "getOperationsQueue", { "get_operations_queue", "get" }, {
+  shape = "records", returns = "array of queued operations; `{}` when none",
   read_only = true, doc = "Queued operations (arguments undocumented)" })
 
 -- Indexes -------------------------------------------------------------------------------------
@@ -479,8 +507,9 @@ end
 --- A Markdown table of the catalogue for the README.
 function methods.markdown_table()
   local lines = {
-    "| resource | Lua method(s) | wire method | required args | read-only | what it does |",
-    "|---|---|---|---|---|---|",
+    "| resource | Lua method(s) | wire method | required args | read-only | what it does "
+      .. "| resource methods return |",
+    "|---|---|---|---|---|---|---|",
   }
   for _, e in ipairs(list) do
     local names = {}
@@ -488,8 +517,20 @@ function methods.markdown_table()
       names[i] = "`" .. n .. "`"
     end
     lines[#lines + 1] = "| `" .. e.resource .. "` | " .. table.concat(names, ", ") .. " | `" .. e.name
-      .. "` | " .. required_text(e) .. " | " .. (e.read_only and "yes" or "no") .. " | " .. e.doc .. " |"
+      .. "` | " .. required_text(e) .. " | " .. (e.read_only and "yes" or "no") .. " | " .. e.doc .. " | "
+      .. (e.returns or "as sent") .. " |"
   end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "What the resource methods return (`client:call` keeps the wire shape): \"as sent\" is the "
+    .. "call's result (a map; a scalar answer as `{ response = … }`). (1) a field is `{ id = \"5\", name = "
+    .. "\"city\", type = \"texto\", options = { … }, field = \"extra_5\" }` (`type` nil when the service "
+    .. "does not say; `options` always an array; `field` is the argument name for add/edit subscriber) "
+    .. "plus any other key the service sent, whether it came from `getExtraFields` (a `key_<id>` map of "
+    .. "`ID`/`NAME`/`TYPE`/`OPTIONS`, or `\"0\"`) or from `getLists` (an array of "
+    .. "`id`/`ref`/`tipo`/`opcoes`, or `\"\"`). (2) a subscriber record has the wire keys (`UID`, `EMAIL`, "
+    .. "`STATUS`, `EXTRA_FIELD_<id>` = the value of field `<id>`, …), with `TAGS` always an array. "
+    .. "Collections are always arrays (a lone record is a list of one), `{}` when empty, over REST and "
+    .. "XML-RPC alike."
   -- aliases: the list ones once, the others per method
   local other = {}
   for _, e in ipairs(list) do

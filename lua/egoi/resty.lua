@@ -16,14 +16,18 @@
 --   400  the body is not an E-goi callback (short reason in the answer)
 --   500  fn raised an error or returned false (logged with tostring(err), never the body)
 --   200  "OK" after fn(event) returned
+-- opts.dead_letter = path (or { path =, max_bytes =, scrub = { ... } }) keeps the body of every
+-- callback fn failed on in that file (egoi.deadletter: one scrubbed JSON line each, mode 0600,
+-- bounded; opts.secret is always scrubbed), to replay later with
+-- require("egoi.callback").replay(path, fn).
 -- Build the handler once (at module level or in init_by_lua) and call it per
 -- request, or call it right away as above: both are cheap.
 --
 -- handle_callback(fn, opts) does both steps at once.
 local callback = require "egoi.callback"
 
-local type, tostring, tonumber, rawget, error, pcall, byte, io_open =
-  type, tostring, tonumber, rawget, error, pcall, string.byte, io.open
+local type, tostring, tonumber, rawget, error, pcall, ipairs, byte, io_open =
+  type, tostring, tonumber, rawget, error, pcall, ipairs, string.byte, io.open
 
 local M = {}
 
@@ -92,6 +96,16 @@ function M.callback_handler(fn, opts)
   if type(max_body) ~= "number" or max_body ~= max_body or max_body <= 0 then
     error("egoi.resty.callback_handler: option 'max_body' must be a positive number", 2)
   end
+  local dead = opts.dead_letter
+  if dead ~= nil then
+    if type(dead) == "string" then dead = { path = dead } end
+    if type(dead) ~= "table" or type(dead.path) ~= "string" or dead.path == "" then
+      error("egoi.resty.callback_handler: option 'dead_letter' must be a path or { path = ..., max_bytes = ... }", 2)
+    end
+    local scrub = { secret }
+    for _, s in ipairs(type(dead.scrub) == "table" and dead.scrub or {}) do scrub[#scrub + 1] = s end
+    dead = require("egoi.deadletter").open(dead.path, { max_bytes = dead.max_bytes, scrub = scrub })
+  end
 
   return function()
     local ngx = rawget(_G, "ngx")
@@ -123,15 +137,28 @@ function M.callback_handler(fn, opts)
       return respond(ngx, 400, "bad callback: " .. tostring(code))
     end
     local ok, res, herr = pcall(fn, ev)
+    local failure
     if not ok then
-      ngx.log(ngx.ERR, "egoi callback: handler error (", ev.action, "): ", tostring(res))
-      return respond(ngx, 500, "callback handler failed")
-    end
-    if res == false then
+      failure = tostring(res)
+      ngx.log(ngx.ERR, "egoi callback: handler error (", ev.action, "): ", failure)
+    elseif res == false then
+      failure = "the handler returned false: " .. tostring(herr)
       ngx.log(ngx.ERR, "egoi callback: handler refused the ", ev.action, " event: ", tostring(herr))
-      return respond(ngx, 500, "callback handler failed")
+    else
+      return respond(ngx, 200, "OK")
     end
-    return respond(ngx, 200, "OK")
+    if dead then
+      local kept, derr = dead:put(body, ngx.var.content_type, failure, ev)
+      if kept then
+        ngx.log(ngx.NOTICE, "egoi callback: ", ev.action, " kept in the dead-letter file ", dead.path)
+        return respond(ngx, 500, "callback handler failed (kept for replay)")
+      end
+      -- (a full file has been logged by the dead-letter writer)
+      if not (type(derr) == "table" and derr.code == "DEAD_LETTER_FULL") then
+        ngx.log(ngx.ERR, "egoi callback: ", tostring(derr))
+      end
+    end
+    return respond(ngx, 500, "callback handler failed")
   end
 end
 

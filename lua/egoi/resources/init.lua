@@ -1,12 +1,16 @@
 -- egoi.resources: resource tables (client.lists, client.subscribers, ...) built from the
 -- method catalogue. Each catalogue method is reachable under its resource by every one of its
 -- Lua names, e.g. client.lists:create_list{...} == client.lists:create{...}; every such call
--- is client:invoke(<wire name>, args), which prepares the arguments and performs the call.
+-- is client:invoke(<wire name>, args), which prepares the arguments and performs the call,
+-- and then gives the result the one shape the catalogue entry names (egoi.resources.shapes;
+-- an API error listed in the entry's `empty_on`, e.g. getTags' NO_TAGS_FOUND, becomes the
+-- empty result). client:call keeps the wire shape.
 -- Resource-specific extras (client.subscribers:each, ...) come from egoi.resources.<name>.
 
 local methods = require("egoi.methods")
 local errors = require("egoi.errors")
 local check = require("egoi.check")
+local shapes = require("egoi.resources.shapes")
 
 local resources = {}
 
@@ -17,13 +21,33 @@ local EXTRAS = {
 
 local Resource = {} -- metatable of every resource table
 
-local function method_of(resource, lua_name, wire_name)
+local function means_empty(entry, err)
+  return errors.is_error(err) and err.kind == "api" and entry.empty_on[err.code] == true
+end
+
+local function method_of(resource, lua_name, entry)
+  local wire_name = entry.name
+  local shape = entry.shape and assert(shapes.SHAPES[entry.shape], "unknown shape " .. tostring(entry.shape))
   return function(self, args)
     if getmetatable(self) ~= Resource then
       error(errors.usage(wire_name, "INVALID_ARGUMENT",
         "call client." .. resource .. ":" .. lua_name .. "(...) with a colon"), 2)
     end
-    return self._client:invoke(wire_name, args)
+    local client = self._client
+    if not shape then return client:invoke(wire_name, args) end
+    local ok, res, err
+    if client.raise == false then
+      ok, res, err = true, client:invoke(wire_name, args)
+    else
+      ok, res = pcall(client.invoke, client, wire_name, args)
+      if not ok then err = res end
+    end
+    if res == nil or not ok then
+      if means_empty(entry, err) then return shape(nil, args) end
+      if not ok then error(err, 0) end -- raise mode: the error as invoke raised it
+      return nil, err
+    end
+    return shape(res, args)
   end
 end
 
@@ -37,7 +61,7 @@ for _, entry in ipairs(methods.list) do
   end
   for _, n in ipairs(entry.names) do
     assert(tables[r][n] == nil, "duplicate method name " .. r .. "." .. n)
-    tables[r][n] = method_of(r, n, entry.name)
+    tables[r][n] = method_of(r, n, entry)
   end
 end
 for r, extras in pairs(EXTRAS) do

@@ -11,6 +11,7 @@
 local errors = require("egoi.errors")
 local check = require("egoi.check")
 local methods = require("egoi.methods")
+local shapes = require("egoi.resources.shapes")
 
 local subscribers = {}
 
@@ -62,27 +63,10 @@ local function split(fname, args)
   return base, start, size
 end
 
--- The records of one subscriberData result, as an array (empty when there are none).
+-- The records of one subscriberData result, as an array (empty when there are none), each in
+-- the subscriber shape of client.subscribers:get.
 local function records_of(result)
-  local s = type(result) == "table" and result.subscriber or nil
-  if type(s) ~= "table" then
-    return {} -- no subscribers: key absent, "" or "0"
-  end
-  if s[1] ~= nil then
-    return s
-  end
-  if s.key_0 ~= nil then -- not normalised: key_0 .. key_n-1
-    local out, i = {}, 0
-    while s["key_" .. i] ~= nil do
-      out[i + 1] = s["key_" .. i]
-      i = i + 1
-    end
-    return out
-  end
-  if s.UID ~= nil then -- a single record rather than a list
-    return { s }
-  end
-  return {}
+  return shapes.SHAPES.subscriber_data(result, { subscriber = "all_subscribers" }).subscriber
 end
 
 local function fetch(self, base, start, size)
