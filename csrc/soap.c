@@ -1145,6 +1145,10 @@ static int sp_target(reader *r, int n)
         v = rd_attr(r, n, r->q_ref12, &len);
         if (v == NULL)
             return n;
+        if (len > 0 && v[0] == '#') { /* an IDREF; PHP writes "#ref1" */
+            v++;
+            len--;
+        }
     }
     if (r->ids == NULL && rd_build_ids(r) != 0) {
         rd_fail(r, RE_NOMEM, "out of memory");
