@@ -1136,7 +1136,7 @@ static int sp_target(reader *r, int n)
     int t;
     if (v != NULL) {
         if (len == 0 || v[0] != '#') {
-            rd_fail(r, RE_MALFORMED, "href \"%.40s\" is not a local reference", v);
+            rd_fail(r, RE_MALFORMED, "href \"%.*s\" is not a local reference", (int)(len > 40 ? 40 : len), v);
             return -1;
         }
         v++;
