@@ -189,3 +189,33 @@ describe("the client against a PHP SoapServer stand-in", function()
     end)
   end
 end)
+
+describe("the CLI's --protocol", function()
+  local lua = os.getenv("EGOI_TEST_LUA") or "lua5.4"
+  local build = lua == "luajit" and "build/jit" or "build/5.4"
+  local function egoi_cli(args)
+    local cmd = "env -u EGOI_APIKEY LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='%s/?.so;;' %s bin/egoi %s 2>&1"
+    return (sh(cmd:format(build, lua, args) .. "; echo rc=$?"))
+  end
+
+  it("speaks soap and soap_any to the same answers as rest", function()
+    local function run(args)
+      local out = egoi_cli(args)
+      assert.matches("rc=0\n$", out)
+      return cjson.decode(out:match("^(.-)\nrc=0\n$"))
+    end
+    local want = run("--sandbox --json call getUserData")
+    assert.equal("sandbox", want.USERNAME)
+    for _, p in ipairs{ "soap", "soap_any" } do
+      assert.same(want, run("--sandbox --protocol " .. p .. " --json call getUserData"))
+      assert.same(want, run("--protocol=" .. p .. " --sandbox --json call getUserData"))
+    end
+  end)
+
+  it("refuses an unknown protocol and a missing value with a usage error", function()
+    local out = egoi_cli("--protocol soap12 lists")
+    assert.matches("%-%-protocol must be one of rest, soap, soap_any, xmlrpc", out)
+    assert.matches("rc=2", out)
+    assert.matches("rc=2", egoi_cli("lists --protocol"))
+  end)
+end)

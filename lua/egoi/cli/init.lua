@@ -21,7 +21,7 @@ local function usage(message, code)
 end
 
 local GLOBAL_HELP = [[
-usage: egoi [--json] [--quiet] [--sandbox] COMMAND [ARGS]
+usage: egoi [--json] [--quiet] [--sandbox] [--protocol P] COMMAND [ARGS]
 
 Drive the E-goi API v2 from the shell. The API key comes from EGOI_APIKEY (never from the
 command line); EGOI_URL overrides the endpoint (https://api.e-goi.com/v2/rest.php).
@@ -44,9 +44,10 @@ global options:
   --json      one JSON document on stdout instead of tables
   --quiet     no progress or notes on stderr
   --sandbox   run the command against a private sandbox started for it (and stopped after)
+  --protocol P  rest (default), xmlrpc, soap or soap_any (also EGOI_PROTOCOL)
   --help      this text; `egoi COMMAND --help` for one command
 
-environment: EGOI_APIKEY, EGOI_URL, EGOI_RATE_LIMIT (calls[/seconds], or "off"),
+environment: EGOI_APIKEY, EGOI_URL, EGOI_PROTOCOL, EGOI_RATE_LIMIT (calls[/seconds], or "off"),
   EGOI_RATE_STATE (rate-limit state file shared by processes using one key),
   EGOI_RATE_REDIS (redis://[user:password@]host:port/db: one window for every host)
 exit codes: 0 ok, 1 API error, 2 usage error, 3 transport/HTTP/protocol error, 4 rate limit
@@ -185,11 +186,23 @@ local function rate_limit_from_env(env)
   return rl
 end
 
-local function endpoint(url)
+-- a bare host gets the protocol's own path (/v2/rest.php, /v2/soap.php, ...)
+local function endpoint(url, protocol)
   if url:match("^https?://[^/]+/?$") then
-    return (url:gsub("/$", "")) .. "/v2/rest.php"
+    local path = require("egoi.protocol")[protocol or "rest"].default_url:match("^https?://[^/]+(/.*)$")
+    return (url:gsub("/$", "")) .. path
   end
   return url
+end
+
+-- --protocol NAME / EGOI_PROTOCOL: one of the client's protocols (egoi.protocol)
+local function check_protocol(name)
+  local protocols = require "egoi.protocol"
+  if type(protocols[name]) ~= "table" then
+    usage("--protocol must be one of " .. table.concat(protocols.names(), ", ") .. " (got '" .. tostring(name)
+      .. "')")
+  end
+  return name
 end
 
 ---------------------------------------------------------------------------
@@ -485,9 +498,15 @@ function cli.main(argv, env)
   local getenv = env.getenv or os.getenv
   -- global flags may stand anywhere before or after the command
   local rest, g = {}, {}
-  local cmdname
+  local cmdname, want_protocol
   for _, a in ipairs(argv) do
-    if a == "--json" or a == "--quiet" or a == "--sandbox" then
+    if want_protocol then
+      g.protocol, want_protocol = a, false
+    elseif a == "--protocol" then
+      want_protocol = true
+    elseif a:match("^%-%-protocol=") then
+      g.protocol = a:sub(12)
+    elseif a == "--json" or a == "--quiet" or a == "--sandbox" then
       g[a:sub(3)] = true
     elseif (a == "--help" or a == "-h") and not cmdname then
       g.help = true
@@ -499,6 +518,10 @@ function cli.main(argv, env)
     else
       rest[#rest + 1] = a
     end
+  end
+  if want_protocol then
+    report_error({ code = "USAGE", message = "--protocol needs a value (see egoi --help)" })
+    return 2
   end
   if g.help and not cmdname then
     io.stdout:write(GLOBAL_HELP)
@@ -544,6 +567,9 @@ function cli.main(argv, env)
     end
     local apikey = getenv("EGOI_APIKEY")
     local url = getenv("EGOI_URL")
+    local protocol = g.protocol or getenv("EGOI_PROTOCOL")
+    if protocol == "" then protocol = nil end
+    if protocol then check_protocol(protocol) end
     local rate_limit = rate_limit_from_env(getenv)
     if g.sandbox then
       local sb = require "egoi.cli.sandbox"
@@ -568,7 +594,8 @@ function cli.main(argv, env)
       end
     end
     local egoi = require "egoi"
-    client = egoi.new{ apikey = apikey, url = url and endpoint(url) or nil, rate_limit = rate_limit,
+    client = egoi.new{ apikey = apikey, url = url and endpoint(url, protocol) or nil, protocol = protocol,
+      rate_limit = rate_limit,
       raise = false, app = "egoi-cli", timeout = 300 }
     ctx.client = client
     function ctx.call(method, args)
