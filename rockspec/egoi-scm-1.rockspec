@@ -29,7 +29,7 @@ build = {
       ["egoi.core"] = {
          sources = {
             "csrc/core.c", "csrc/errors.c", "csrc/encode.c", "csrc/decode.c",
-            "csrc/xmlrpc.c", "csrc/transport.c", "csrc/ratelimit.c", "csrc/redis.c",
+            "csrc/xmlrpc.c", "csrc/soap.c", "csrc/transport.c", "csrc/ratelimit.c", "csrc/redis.c",
          },
          defines = { "_DEFAULT_SOURCE", "_GNU_SOURCE" },
          libraries = { "curl", "expat", "hiredis" },
@@ -57,6 +57,8 @@ build = {
       ["egoi.options"] = "lua/egoi/options.lua",
       ["egoi.protocol"] = "lua/egoi/protocol/init.lua",
       ["egoi.protocol.rest"] = "lua/egoi/protocol/rest.lua",
+      ["egoi.protocol.soap"] = "lua/egoi/protocol/soap.lua",
+      ["egoi.protocol.soap_any"] = "lua/egoi/protocol/soap_any.lua",
       ["egoi.protocol.xmlrpc"] = "lua/egoi/protocol/xmlrpc.lua",
       ["egoi.resources"] = "lua/egoi/resources/init.lua",
       ["egoi.resources.subscribers"] = "lua/egoi/resources/subscribers.lua",
