@@ -219,3 +219,53 @@ describe("the CLI's --protocol", function()
     assert.matches("rc=2", egoi_cli("lists --protocol"))
   end)
 end)
+
+describe("the SOAP protocols against the sandbox", function()
+  local sb
+  setup(function() sb = server.start{ cmd = "lua5.4 bin/egoi-sandbox --port {port} --quiet --rate-limit 0" } end)
+  teardown(function() sb:stop() end)
+
+  for _, ep in ipairs{ "soap", "soap_any" } do
+    it("calls an operation without parts, answers an unknown one with a SOAP fault (" .. ep .. ")", function()
+      local c = egoi.new{ apikey = KEY, protocol = ep, url = sb:url("/v2/" .. ep .. ".php"), rate_limit = false,
+        raise = false, retries = 0 }
+      assert.same({ response = "1" }, c:call("check_status", {}))
+      assert.same({ APIKEY_VALID = "1", USER_ID = "1", USERNAME = "sandbox" }, c:call("checklogin", {}))
+      local r, err = c:call("fooBar", {})
+      c:close()
+      assert.is_nil(r)
+      assert.equal("protocol", err.kind)
+      assert.equal("SOAP_FAULT", err.code)
+      assert.equal(500, err.http_status)
+      assert.same({ faultcode = "SOAP-ENV:Server", faultstring = "Procedure 'fooBar' not present", version = "1.1" },
+        err.detail)
+    end)
+  end
+end)
+
+describe("SOAP answers the client cannot use", function()
+  local proto = require "egoi.protocol.soap"
+  local ctx = { url = "http://127.0.0.1:1/v2/soap.php",
+    scrub = function(s) return (s:gsub(KEY, "<apikey>")) end,
+    snippet = function(s) return (s:gsub(KEY, "<apikey>")):sub(1, 200) end }
+
+  it("scrubs the key from a fault that echoes it", function()
+    local body = '<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body><e:Fault><faultcode>'
+      .. "e:Client</faultcode><faultstring>bad key " .. KEY .. "</faultstring></e:Fault></e:Body></e:Envelope>"
+    local v, err = proto.parse(ctx, { status = 500, headers = {}, body = body })
+    assert.is_nil(v)
+    assert.is_true(err.answered)
+    assert.equal("SOAP_FAULT", err.code)
+    assert.equal("bad key <apikey>", err.detail.faultstring)
+    assert.is_nil(err.message:find(KEY, 1, true))
+  end)
+
+  it("reports an empty or unreadable answer as a protocol error", function()
+    local _, err = proto.parse(ctx, { status = 200, headers = {}, body = "" })
+    assert.equal("UNEXPECTED_RESPONSE", err.code)
+    _, err = proto.parse(ctx, { status = 200, headers = {}, body = "<html>" .. KEY .. "</html>" })
+    assert.equal("MALFORMED_XML", err.code)
+    assert.equal("protocol", err.kind)
+    assert.is_nil(err.message:find(KEY, 1, true))
+  end)
+end)
