@@ -1203,6 +1203,32 @@ static long sp_position(const char *s, size_t n, int *digits)
 
 static void sp_value(lua_State *L, reader *r, int n, int depth);
 
+/* what the keys of a table seen so far say about its neutral shape */
+typedef struct {
+    int all_digits, positional;
+    long maxpos;
+    size_t count;
+} keyshape;
+
+static void ks_init(keyshape *ks)
+{
+    ks->all_digits = ks->positional = 1;
+    ks->maxpos = -1;
+    ks->count = 0;
+}
+
+static void ks_note(keyshape *ks, const char *k, size_t n)
+{
+    int dg;
+    long pos = sp_position(k, n, &dg);
+    if (!dg)
+        ks->all_digits = 0;
+    if (pos < 0)
+        ks->positional = 0;
+    else if (pos > ks->maxpos)
+        ks->maxpos = pos;
+}
+
 /* pushes the text of leaf node n as a scalar */
 static void sp_scalar(lua_State *L, reader *r, int n)
 {
@@ -1225,10 +1251,12 @@ static void sp_scalar(lua_State *L, reader *r, int n)
 
 /* The table on top (string keys) in the neutral shape: all keys digits ->
  * key_<id>; positions exactly 0..n-1 -> a sequence. Replaces it. */
-static void sp_finish(lua_State *L, int all_digits, int positional, long maxpos, size_t count)
+static void sp_finish(lua_State *L, const keyshape *ks)
 {
     int t = lua_gettop(L);
     size_t distinct = 0;
+    int all_digits = ks->all_digits && ks->count > 0, positional = ks->positional && ks->count > 0;
+    long maxpos = ks->maxpos;
     if (!all_digits && !positional)
         return;
     lua_pushnil(L);
@@ -1236,7 +1264,6 @@ static void sp_finish(lua_State *L, int all_digits, int positional, long maxpos,
         lua_pop(L, 1);
         distinct++;
     }
-    (void)count;
     if (positional && maxpos >= 0 && (size_t)maxpos + 1 == distinct) {
         lua_createtable(L, (int)distinct, 0);
         lua_pushnil(L);
@@ -1291,16 +1318,14 @@ static int sp_key(lua_State *L, reader *r, int k, int depth)
 
 static void sp_map(lua_State *L, reader *r, int n, int depth)
 {
-    int c, all_digits = 1, positional = 1;
-    long maxpos = -1;
-    size_t count = 0;
+    int c;
+    keyshape ks;
+    ks_init(&ks);
     lua_newtable(L);
     for (c = r->nodes[n].first; c >= 0 && r->err == RE_NONE; c = r->nodes[c].next) {
         int it = sp_target(r, c), k, v;
         size_t kl;
-        const char *ks;
-        long pos;
-        int dg;
+        const char *key;
         if (it < 0)
             return;
         k = sp_child(r, it, "key");
@@ -1317,21 +1342,12 @@ static void sp_map(lua_State *L, reader *r, int n, int depth)
             sp_value(L, r, v, depth + 1);
         if (r->err != RE_NONE)
             return;
-        ks = lua_tolstring(L, -2, &kl);
-        pos = sp_position(ks, kl, &dg);
-        if (!dg)
-            all_digits = 0;
-        if (pos < 0)
-            positional = 0;
-        else if (pos > maxpos)
-            maxpos = pos;
+        key = lua_tolstring(L, -2, &kl);
+        ks_note(&ks, key, kl);
         lua_rawset(L, -3);
-        count++;
+        ks.count++;
     }
-    if (count == 0) {
-        positional = all_digits = 0;
-    }
-    sp_finish(L, all_digits, positional, maxpos, count);
+    sp_finish(L, &ks);
 }
 
 static void sp_array(lua_State *L, reader *r, int n, int depth)
@@ -1349,23 +1365,16 @@ static void sp_array(lua_State *L, reader *r, int n, int depth)
 /* struct: child local names are keys, a repeated name a sequence */
 static void sp_struct(lua_State *L, reader *r, int n, int depth)
 {
-    int c, t, reps, positional = 1, all_digits = 1;
-    long maxpos = -1;
-    size_t count = 0;
+    int c, t, reps;
+    keyshape ks;
+    ks_init(&ks);
     lua_newtable(L);
     t = lua_gettop(L);
     lua_newtable(L); /* names seen more than once -> their sequence length */
     reps = t + 1;
     for (c = r->nodes[n].first; c >= 0 && r->err == RE_NONE; c = r->nodes[c].next) {
         const char *k = rd_local(r, r->nodes[c].name);
-        int dg;
-        long pos = sp_position(k, strlen(k), &dg);
-        if (!dg)
-            all_digits = 0;
-        if (pos < 0)
-            positional = 0;
-        else if (pos > maxpos)
-            maxpos = pos;
+        ks_note(&ks, k, strlen(k));
         sp_value(L, r, c, depth + 1);
         if (r->err != RE_NONE)
             return;
@@ -1373,7 +1382,7 @@ static void sp_struct(lua_State *L, reader *r, int n, int depth)
         if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
             lua_setfield(L, t, k);
-            count++;
+            ks.count++;
         } else {
             int len;
             lua_getfield(L, reps, k);
@@ -1399,9 +1408,7 @@ static void sp_struct(lua_State *L, reader *r, int n, int depth)
         }
     }
     lua_pop(L, 1); /* reps */
-    if (count == 0)
-        positional = all_digits = 0;
-    sp_finish(L, all_digits, positional, maxpos, count);
+    sp_finish(L, &ks);
 }
 
 /* pushes the value of element n (depth: its nesting level) */
