@@ -41,7 +41,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "egoi.h"
 
@@ -52,6 +54,8 @@
 #define RD_MAX_ELEM_DEPTH 256
 #define RD_MAX_VALUE_DEPTH 64
 #define RD_MAX_NODES 4000000
+#define RD_MAX_NAMES 1000000     /* distinct element/attribute/type names */
+#define RD_MAX_BINDS 1024        /* namespace declarations in scope */
 #define RD_DEFAULT_MAX ((lua_Integer)64 * 1024 * 1024)
 #define RD_SEP '\x01'
 
@@ -657,6 +661,7 @@ typedef struct {
     size_t idcap;
     unsigned char *busy;
     size_t expanded, max_expanded;
+    size_t seed;
 } reader;
 
 static void rd_release(reader *r)
@@ -735,9 +740,11 @@ static int rd_grow(reader *r, void **p, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
-static size_t rd_hashof(const char *s, size_t n)
+/* FNV-1a from a per-document seed (the reader's address and the clock),
+ * so a document cannot be crafted to make the name or id tables collide */
+static size_t rd_hashof(const reader *r, const char *s, size_t n)
 {
-    size_t h = 2166136261u, i;
+    size_t h = r->seed, i;
     for (i = 0; i < n; i++)
         h = (h ^ (unsigned char)s[i]) * 16777619u;
     return h;
@@ -757,7 +764,7 @@ static int rd_intern(reader *r, const char *s, size_t n)
         for (j = 0; j < ncap; j++)
             nh[j] = -1;
         for (j = 0; j < r->nnm; j++) {
-            size_t k = rd_hashof(r->names.p + r->nm[j].off, r->nm[j].len) & (ncap - 1);
+            size_t k = rd_hashof(r, r->names.p + r->nm[j].off, r->nm[j].len) & (ncap - 1);
             while (nh[k] != -1)
                 k = (k + 1) & (ncap - 1);
             nh[k] = (int)j;
@@ -766,11 +773,15 @@ static int rd_intern(reader *r, const char *s, size_t n)
         r->hash = nh;
         r->hcap = ncap;
     }
-    h = rd_hashof(s, n) & (r->hcap - 1);
+    h = rd_hashof(r, s, n) & (r->hcap - 1);
     for (i = h; r->hash[i] != -1; i = (i + 1) & (r->hcap - 1)) {
         const rname *e = &r->nm[r->hash[i]];
         if (e->len == n && memcmp(r->names.p + e->off, s, n) == 0)
             return r->hash[i];
+    }
+    if (r->nnm >= RD_MAX_NAMES) {
+        rd_fail(r, RE_LARGE, "more than %d distinct names", RD_MAX_NAMES);
+        return -1;
     }
     if (n > UINT_MAX / 2 || r->names.len > UINT_MAX / 2 ||
         rd_grow(r, (void **)&r->nm, &r->capnm, r->nnm + 1, sizeof *r->nm) != 0)
@@ -842,7 +853,13 @@ static void XMLCALL rd_ns_start(void *ud, const XML_Char *prefix, const XML_Char
     reader *r = (reader *)ud;
     int p = prefix ? rd_intern(r, prefix, strlen(prefix)) : -1;
     int u = rd_intern(r, uri ? uri : "", uri ? strlen(uri) : 0);
-    if (r->err != RE_NONE || rd_grow(r, (void **)&r->binds, &r->capbinds, r->nbinds + 1, sizeof *r->binds))
+    if (r->err != RE_NONE)
+        return;
+    if (r->nbinds >= RD_MAX_BINDS) {
+        rd_fail(r, RE_LARGE, "more than %d namespace declarations in scope", RD_MAX_BINDS);
+        return;
+    }
+    if (rd_grow(r, (void **)&r->binds, &r->capbinds, r->nbinds + 1, sizeof *r->binds))
         return;
     r->binds[r->nbinds].prefix = p;
     r->binds[r->nbinds].uri = u;
@@ -1016,6 +1033,7 @@ static int rd_parse(reader *r, const char *body, size_t len, size_t max)
 {
     const char sep[2] = { RD_SEP, '\0' };
     r->depth = 0;
+    r->seed = (size_t)2166136261u ^ ((size_t)(uintptr_t)r * (size_t)0x9E3779B97F4A7C15ull) ^ (size_t)time(NULL);
     if (len > max) {
         rd_fail(r, RE_LARGE, "document of %zu bytes is larger than the limit of %zu", len, max);
         return -1;
@@ -1097,7 +1115,7 @@ static int rd_build_ids(reader *r)
         const char *v = rd_idval(r, (int)i, &n);
         if (v == NULL)
             continue;
-        h = rd_hashof(v, n) & (cap - 1);
+        h = rd_hashof(r, v, n) & (cap - 1);
         while (r->ids[h] != -1) {
             size_t m = 0;
             const char *o = rd_idval(r, r->ids[h], &m);
@@ -1116,7 +1134,7 @@ static int rd_find_id(reader *r, const char *v, size_t n)
     size_t h;
     if (r->ids == NULL)
         return -1;
-    h = rd_hashof(v, n) & (r->idcap - 1);
+    h = rd_hashof(r, v, n) & (r->idcap - 1);
     while (r->ids[h] != -1) {
         size_t m = 0;
         const char *o = rd_idval(r, r->ids[h], &m);

@@ -182,6 +182,16 @@ describe("core.soap_response on hostile or broken documents", function()
     fails("TOO_DEEP", ENV .. ("<a>"):rep(300) .. ("</a>"):rep(300) .. END)
     local arr = '<v xsi:type="enc:Array">'
     fails("TOO_DEEP", ENV .. "<return>" .. arr:rep(100) .. ("</v>"):rep(100) .. "</return>" .. END)
+    -- namespace declarations in scope are capped (each QName resolution scans them)
+    local decls = {}
+    for i = 1, 1100 do decls[i] = ('xmlns:p%d="urn:p%d"'):format(i, i) end
+    fails("TOO_LARGE", ENV .. "<return " .. table.concat(decls, " ") .. ">x</return>" .. END, nil, "namespace")
+    -- many distinct names are fine below the cap
+    local items = {}
+    for i = 1, 5000 do items[i] = ("<n%d>%d</n%d>"):format(i, i, i) end
+    local ok, v = soap_response(ENV .. "<return>" .. table.concat(items) .. "</return>" .. END)
+    assert.is_true(ok)
+    assert.equal("4999", v.n4999)
   end)
 
   it("bounds what references expand to, refuses cycles and dangling references", function()
