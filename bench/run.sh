@@ -3,7 +3,7 @@
 #   BUILD=dir      where `make` put egoi/core.so (default build)
 #   BENCH_N=2000   calls per client in (1);  BENCH_ROWS=1000000 rows in (4)
 #   EGOI_SANDBOX=path  sandbox used by (4) (default bin/egoi-sandbox)
-#   BENCH_SECTIONS="1 1b 2 3 4"  which sections to run;  BENCH_ROUNDS=3  rounds of (1)
+#   BENCH_SECTIONS="1 1b 1p 2 3 4"  which sections to run;  BENCH_ROUNDS=3  rounds of (1)
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 N=${BENCH_N:-2000}
@@ -18,8 +18,11 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT INT TERM
-SECTIONS=${BENCH_SECTIONS:-1 1b 2 3 4}
+SECTIONS=${BENCH_SECTIONS:-1 1b 1p 2 3 4}
 want() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
+best() { # file with "cpu rate" lines -> the line with the lowest cpu
+  sort -n "$1" | head -n 1
+}
 lua54() { LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$BUILD/5.4/?.so;;" lua5.4 "$@"; }
 luajit_() { LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$BUILD/jit/?.so;;" luajit "$@"; }
 free_port() { lua5.4 -e 'local s=require("socket").bind("127.0.0.1",0); local _, p = s:getsockname(); print(p); s:close()'; }
@@ -28,7 +31,7 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //
 echo
 
 # (1) per-call cost -----------------------------------------------------------------------
-if want 1 || want 1b; then
+if want 1 || want 1b || want 1p; then
 # On 2+ CPUs nginx runs pinned to the last CPU and every client to the first (taskset, when
 # present), so client and server do not steal each other's core; every client runs ROUNDS
 # times, interleaved with the others, and the best (lowest CPU) run of each is shown: the
@@ -41,6 +44,9 @@ fi
 PORT=$(free_port)
 mkdir -p "$W/nginx"
 sed -e "s#__DIR__#$W/nginx#g" -e "s#__PORT__#$PORT#g" bench/nginx.conf > "$W/nginx/nginx.conf"
+lua54 bench/protocol_answers.lua "$W/nginx" || exit 1
+# workers started by root run as nobody: they must reach the static answers
+chmod 755 "$W" "$W/nginx" && chmod -R a+rX "$W/nginx/static"
 $PIN_S nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" -g 'daemon off;' 2>"$W/nginx/stderr" &
 NGINX_PID=$!
 cc -O2 -o "$W/curl_floor" bench/curl_floor.c $(pkg-config --cflags --libs libcurl 2>/dev/null || echo -lcurl) || exit 1
@@ -68,9 +74,6 @@ run_client() { # name keepalive -> "cpu rate"
     oursjit) $PIN_C env LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$BUILD/jit/?.so;;" luajit bench/call_cost.lua "$URL" "$N" "$2" ;;
     py) $PIN_C python3 bench/call_cost.py "$URL" "$N" "$2" ;;
   esac
-}
-best() { # file with "cpu rate" lines -> the line with the lowest cpu
-  sort -n "$1" | head -n 1
 }
 for r in $(seq "$ROUNDS"); do
   for c in $CLIENTS; do
@@ -113,6 +116,24 @@ kill "$REDIS_PID" 2>/dev/null; REDIS_PID=""
 echo "(redis = the Redis limiter on loopback: EVALSHA per reservation and per commit; its CPU"
 echo " column is the client's only, the calls/s column includes the round trips)"
 echo "(file = the default cross-process state file, flock + read + write per reservation and commit)"
+echo
+fi
+
+# (1p) per-call cost per protocol -----------------------------------------------------------
+if want 1p; then
+echo "(1p) one getLists call per protocol (same three lists, canned answers as the service writes them), keep-alive, best of $ROUNDS rounds"
+printf "%-12s %-18s %16s %16s %14s %14s\n" "protocol" "path" "CPU us/call 5.4" "CPU us/call jit" "calls/s 5.4" "calls/s jit"
+for proto in rest xmlrpc soap soap_any; do
+  case $proto in rest) path=/v2/rest.php ;; xmlrpc) path=/v2/xmlrpc.php ;; soap) path=/v2/soap.php ;; soap_any) path=/v2/soap_any.php ;; esac
+  for r in $(seq "$ROUNDS"); do
+    $PIN_C env LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$BUILD/5.4/?.so;;" lua5.4 bench/call_cost.lua "http://127.0.0.1:$PORT$path" "$N" 1 off $proto >> "$W/p54.$proto"
+    $PIN_C env LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$BUILD/jit/?.so;;" luajit bench/call_cost.lua "http://127.0.0.1:$PORT$path" "$N" 1 off $proto >> "$W/pjit.$proto"
+  done
+  a=$(best "$W/p54.$proto"); b=$(best "$W/pjit.$proto")
+  printf "%-12s %-18s %16s %16s %14s %14s\n" "$proto" "$path" "${a% *}" "${b% *}" "${a#* }" "${b#* }"
+done
+echo "(rest: form body + core.json_decode; xmlrpc: core.xmlrpc_request/response + Lua shaping;"
+echo " soap/soap_any: core.soap_request + core.soap_response, shaped in C; answer sizes differ: see bench/README.md)"
 echo
 fi
 

@@ -33,6 +33,7 @@ EGOI_API int luaopen_egoi_core(lua_State *L)
     egoi_encode_open(L);
     egoi_decode_open(L);
     egoi_xmlrpc_open(L);
+    egoi_soap_open(L);
     egoi_transport_open(L);
     egoi_ratelimit_open(L);
     egoi_redis_open(L);

@@ -34,7 +34,7 @@ build = {
       ["egoi.core"] = {
          sources = {
             "csrc/core.c", "csrc/errors.c", "csrc/encode.c", "csrc/decode.c",
-            "csrc/xmlrpc.c", "csrc/transport.c", "csrc/ratelimit.c", "csrc/redis.c",
+            "csrc/xmlrpc.c", "csrc/soap.c", "csrc/transport.c", "csrc/ratelimit.c", "csrc/redis.c",
             "csrc/signals.c", "csrc/filecheck.c",
          },
          defines = { "_DEFAULT_SOURCE", "_GNU_SOURCE" },
@@ -87,6 +87,8 @@ build = {
       ["egoi.protocol"] = "lua/egoi/protocol/init.lua",
       ["egoi.protocol.rest"] = "lua/egoi/protocol/rest.lua",
       ["egoi.protocol.v3"] = "lua/egoi/protocol/v3.lua",
+      ["egoi.protocol.soap"] = "lua/egoi/protocol/soap.lua",
+      ["egoi.protocol.soap_any"] = "lua/egoi/protocol/soap_any.lua",
       ["egoi.protocol.xmlrpc"] = "lua/egoi/protocol/xmlrpc.lua",
       ["egoi.resources"] = "lua/egoi/resources/init.lua",
       ["egoi.resources.shapes"] = "lua/egoi/resources/shapes.lua",

@@ -51,7 +51,8 @@ local FAULTS = {
     warm = false, retryable = { read = true, write = true }, seen = { read = { 0, 0 }, write = 0 } },
 }
 
-local PROTOCOLS = { rest = "/v2/rest.php", xmlrpc = "/v2/xmlrpc.php" }
+local PROTOCOLS = { rest = "/v2/rest.php", xmlrpc = "/v2/xmlrpc.php", soap = "/v2/soap.php",
+  soap_any = "/v2/soap_any.php" }
 
 local function ctl(srv, path)
   local body, code = socket_http.request(("http://127.0.0.1:%d/_ctl/%s"):format(srv.port, path))

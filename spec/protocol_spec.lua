@@ -25,8 +25,8 @@ local ctx = {
 }
 
 describe("protocol registry", function()
-  it("holds rest and xmlrpc, each with build and parse", function()
-    assert.same({ "rest", "xmlrpc" }, protocols.names())
+  it("holds rest, soap, soap_any and xmlrpc, each with build and parse", function()
+    assert.same({ "rest", "soap", "soap_any", "xmlrpc" }, protocols.names())
     for _, name in ipairs(protocols.names()) do
       local p = protocols[name]
       assert.equal(name, p.name)
@@ -45,10 +45,10 @@ describe("protocol registry", function()
   end)
 
   it("names the registered protocols when refusing another", function()
-    local ok, err = pcall(egoi.new, { apikey = "k", protocol = "soap", rate_limit = false })
+    local ok, err = pcall(egoi.new, { apikey = "k", protocol = "soap12", rate_limit = false })
     assert.is_false(ok)
     assert.equal("usage", err.kind)
-    assert.is_truthy(err.message:find('"rest", "xmlrpc"', 1, true))
+    assert.is_truthy(err.message:find('"rest", "soap", "soap_any", "xmlrpc"', 1, true))
     ok = pcall(egoi.new, { apikey = "k", protocol = "names", rate_limit = false })
     assert.is_false(ok)
   end)

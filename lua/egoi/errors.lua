@@ -157,6 +157,7 @@ local LOCAL_CODES = {
     { "TOO_DEEP", "The document is nested too deeply" },
     { "DOCTYPE_FORBIDDEN", "The document contains a DOCTYPE, which is not allowed" },
     { "XMLRPC_FAULT", "The server answered with an XML-RPC fault" },
+    { "SOAP_FAULT", "The server answered with a SOAP fault" },
     { "SERVER_FAULT", "The server reported a failure (status: failed)" },
     { "CALLBACK_MALFORMED", "The callback request is not a valid E-goi callback" },
     { "CALLBACK_UNKNOWN_ACTION",

@@ -18,7 +18,7 @@ local M = {
   sleep = core.sleep, -- a blocking sleep (use ngx.sleep inside nginx)
 }
 
--- egoi.new{ apikey = ..., protocol = "rest"|"xmlrpc", url = ..., timeout = 30,
+-- egoi.new{ apikey = ..., protocol = "rest"|"xmlrpc"|"soap"|"soap_any", url = ..., timeout = 30,
 --           connect_timeout = 10, rate_limit = {...}|false, retries = 2,
 --           raise = true, ... } -> client
 -- Unknown option names and wrong values are usage errors naming the option (and the closest

@@ -1,7 +1,8 @@
 -- egoi.methods: the catalogue of E-goi API v2 methods and argument preparation.
 --
 -- One entry per wire method (57 methods of the official Java/C# wrappers plus `addSegment`):
---   name        wire method name, exactly as sent (`checklogin`, `getExtraFields`, ...)
+--   name        wire method name, exactly as sent (`checklogin`, `getExtraFields`, ...); also the
+--               SOAP operation (the WSDL's spelling) unless `soap` names another
 --   resource    resource table on the client (`client.lists`, ...)
 --   names       Lua method names on that resource; names[1] is always the full snake_case name
 --   required    required arguments, checked before a call. Each item is either
@@ -507,7 +508,7 @@ end
 --- A Markdown table of the catalogue for the README.
 function methods.markdown_table()
   local lines = {
-    "| resource | Lua method(s) | wire method | required args | read-only | what it does "
+    "| resource | Lua method(s) | wire method (= SOAP operation) | required args | read-only | what it does "
       .. "| resource methods return |",
     "|---|---|---|---|---|---|---|",
   }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""faults.py - an E-goi v2 look-alike (REST and XML-RPC) that fails on
+"""faults.py - an E-goi v2 look-alike (REST, XML-RPC, SOAP) that fails on
 purpose, for spec/fault_matrix_spec.lua. Raw sockets, one thread per
 connection, HTTP/1.1 keep-alive, so every fault can be placed exactly.
 
@@ -34,7 +34,8 @@ Faults:
   http500        500 with a body echoing the request
   r429           429 with Retry-After: 3
   r429_bare      429 without Retry-After
-Answers otherwise: REST JSON or an XML-RPC methodResponse (by Content-Type),
+Answers otherwise: REST JSON, an XML-RPC methodResponse (by Content-Type)
+or, for a request with a SOAPAction header, a SOAP 1.1 answer as PHP writes it,
 with headers for the transport contract specs: X-Verb (the request's
 method), X-Connection (this TCP connection's number, from 1), X-Body-Length,
 X-Seen-<name> for each request header whose name starts with X-, and
@@ -70,6 +71,25 @@ def ok_answer(method, xml):
     else:
         result = {"ID": "h1", "status": "success"}
     return "application/json", json.dumps({"Egoi_Api": {method: result}}).encode()
+
+
+SOAP_ENV = ('<?xml version="1.0" encoding="UTF-8"?>\n<SOAP-ENV:Envelope'
+            ' xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/" xmlns:ns1="http://api.e-goi.com/v2/soap.php"'
+            ' xmlns:ns2="http://xml.apache.org/xml-soap" xmlns:SOAP-ENC="http://schemas.xmlsoap.org/soap/encoding/"'
+            ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema"'
+            ' SOAP-ENV:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><SOAP-ENV:Body>'
+            '<ns1:%sResponse>%s</ns1:%sResponse></SOAP-ENV:Body></SOAP-ENV:Envelope>\n')
+
+
+def soap_answer(method):
+    if method == "getLists":
+        value = ('<return SOAP-ENC:arrayType="ns2:Map[1]" xsi:type="SOAP-ENC:Array"><item xsi:type="ns2:Map">'
+                 '<item><key xsi:type="xsd:string">listnum</key><value xsi:type="xsd:string">1</value></item>'
+                 '</item></return>')
+    else:
+        value = ('<return xsi:type="ns2:Map"><item><key xsi:type="xsd:string">ID</key>'
+                 '<value xsi:type="xsd:string">h1</value></item></return>')
+    return "text/xml; charset=utf-8", (SOAP_ENV % (method, value, method)).encode()
 
 
 def send(conn, status, ctype, body, extra=""):
@@ -119,7 +139,10 @@ def read_request(conn, buf):
     return lines[0], headers, rest[:n], rest[n:]
 
 
-def method_of(body, xml):
+def method_of(body, xml, soap=None):
+    if soap is not None:
+        m = re.search(r"#(\w+)", soap)
+        return m.group(1) if m else "?"
     if xml:
         m = re.search(rb"<methodName>([^<]*)</methodName>", body)
     else:
@@ -187,7 +210,8 @@ def serve(conn, tls):
                 control(conn, line)
                 return
             xml = "xml" in headers.get("content-type", "")
-            method = method_of(body, xml)
+            soap = headers.get("soapaction")
+            method = method_of(body, xml, soap)
             with LOCK:
                 STATE["methods"][method] = STATE["methods"].get(method, 0) + 1
                 if KEY in body:
@@ -220,7 +244,7 @@ def serve(conn, tls):
             if fault == "r429_bare":
                 send(conn, "429 Too Many Requests", "text/plain", b"slow down")
                 continue
-            ctype, answer = ok_answer(method, xml)
+            ctype, answer = soap_answer(method) if soap is not None else ok_answer(method, xml)
             send(conn, "200 OK", ctype, answer, contract_headers(line, headers, body, number))
     except OSError:
         pass

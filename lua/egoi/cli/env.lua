@@ -38,6 +38,21 @@ function env.rate_limit(getenv)
   return rl
 end
 
+--- --protocol wins over EGOI_PROTOCOL; nil means the client's default (REST). Only a v2
+-- protocol of the client's (egoi.protocol) is accepted.
+function env.protocol(getenv, opt_value)
+  local name = opt_value
+  if name == nil then name = getenv("EGOI_PROTOCOL") end
+  if name == nil or name == "" then return nil end
+  local protocols = require "egoi.protocol"
+  local names = protocols.names()
+  for _, n in ipairs(names) do
+    if n == name then return name end
+  end
+  usage(("%s must be one of %s (got '%s')"):format(opt_value and "--protocol" or "EGOI_PROTOCOL",
+    table.concat(names, ", "), tostring(name)))
+end
+
 --- The per-attempt timeout: --timeout wins over EGOI_TIMEOUT, else 30 s.
 function env.timeout(getenv, opt_value)
   if opt_value ~= nil then return args.seconds(opt_value, "--timeout", env.MAX_TIMEOUT) end

@@ -32,11 +32,11 @@ cli._call_args = function(pos) return command("call").call_args(pos) end
 
 local function global_help()
   local lines = { [[
-usage: egoi [--json] [--quiet] [--sandbox] [--timeout S] COMMAND [ARGS]
+usage: egoi [--json] [--quiet] [--sandbox] [--timeout S] [--protocol P] COMMAND [ARGS]
 
 Drive the E-goi API v2 from the shell. The API key comes from EGOI_APIKEY (never from the
 command line); EGOI_URL overrides the endpoint (https://api.e-goi.com/v2/rest.php; a bare
-http://host:port means its /v2/rest.php).
+http://host:port means its endpoint of the protocol: /v2/rest.php, /v2/soap.php, ...).
 
 commands:]] }
   local rows = {}
@@ -63,9 +63,10 @@ global options:
   --timeout S   seconds per attempt of one call (default %d; EGOI_TIMEOUT); a read is tried at
                 most %d times, a write once: one call ends within %s
   --ledger PATH the send ledger (EGOI_LEDGER; default $XDG_STATE_HOME/egoi/sends.ledger)
+  --protocol P  rest (default), xmlrpc, soap or soap_any (EGOI_PROTOCOL)
   --help        this text; `egoi COMMAND --help` for one command
 
-environment: EGOI_APIKEY, EGOI_URL, EGOI_TIMEOUT, EGOI_LEDGER, EGOI_RATE_LIMIT (calls[/seconds],
+environment: EGOI_APIKEY, EGOI_URL, EGOI_PROTOCOL, EGOI_TIMEOUT, EGOI_LEDGER, EGOI_RATE_LIMIT (calls[/seconds],
   or "off"), EGOI_RATE_STATE (rate-limit state file shared by processes using one key),
   EGOI_RATE_REDIS (redis://[user:password@]host:port/db: one window for every host)
 exit codes:
@@ -85,7 +86,7 @@ end
 cli.help = global_help
 
 local GLOBAL_FLAGS = { ["--json"] = "json", ["--quiet"] = "quiet", ["--sandbox"] = "sandbox" }
-local GLOBAL_VALUES = { ["--timeout"] = "timeout", ["--ledger"] = "ledger" }
+local GLOBAL_VALUES = { ["--timeout"] = "timeout", ["--ledger"] = "ledger", ["--protocol"] = "protocol" }
 
 -- global options may stand anywhere; the first word that is not an option is the command
 local function split_globals(argv)
@@ -161,6 +162,7 @@ local function build_client(ctx, g, getenv, env, cmd, opt)
   local url = getenv("EGOI_URL")
   local rate_limit = env_mod.rate_limit(getenv)
   local timeout = env_mod.timeout(getenv, g.timeout)
+  local protocol = env_mod.protocol(getenv, g.protocol)
   if url == "" then url = nil end
   if g.sandbox then
     local sb = require "egoi.cli.sandbox"
@@ -190,7 +192,7 @@ local function build_client(ctx, g, getenv, env, cmd, opt)
   ctx.report_wait = wait_reporter(ctx)
   if type(rate_limit) == "table" then rate_limit.on_wait = ctx.report_wait end
   local egoi = require "egoi"
-  local client = egoi.new{ apikey = apikey, url = url, rate_limit = rate_limit, raise = false,
+  local client = egoi.new{ apikey = apikey, url = url, protocol = protocol, rate_limit = rate_limit, raise = false,
     app = "egoi-cli", timeout = timeout, connect_timeout = math.min(env_mod.CONNECT_TIMEOUT, timeout) }
   ctx.client = client
   -- the send guard: on unless the command runs against a throwaway sandbox without --ledger

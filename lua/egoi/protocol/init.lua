@@ -22,6 +22,8 @@ local M = {
   DEFAULT = "rest",
   rest = require "egoi.protocol.rest",
   xmlrpc = require "egoi.protocol.xmlrpc",
+  soap = require "egoi.protocol.soap",
+  soap_any = require "egoi.protocol.soap_any",
 }
 
 -- The protocol of an API generation other than v2's (whose protocols are the ones above):
