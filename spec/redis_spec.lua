@@ -471,7 +471,8 @@ describe("redis limiter: egoi limits (EGOI_RATE_REDIS) #redis", function()
     assert.equal(4, code, out)
     assert.matches("LIMITER_AUTH_FAILED", out, 1, true)
     assert.is_nil(out:find("secret", 1, true), out)
-    code, out = egoi_cli("lists", { EGOI_RATE_REDIS = ("redis://:cli-secret@127.0.0.1:%d/0"):format(server.refused_port()),
+    local dead = ("redis://:cli-secret@127.0.0.1:%d/0"):format(server.refused_port())
+    code, out = egoi_cli("lists", { EGOI_RATE_REDIS = dead,
       EGOI_URL = "http://127.0.0.1:1/" })
     assert.equal(4, code, out)
     assert.matches("LIMITER_UNAVAILABLE", out, 1, true)
