@@ -41,7 +41,8 @@ describe("egoi.webhook.parse", function()
 
   it("reads an import's and an export's callback", function()
     local ev = assert(webhook.parse('{"imported":10,"updated":2,"ignored":0,"invalid":1,"file":"r.csv"}', JSON))[1]
-    assert.same({ "import", 10, 2, 0, 1, "r.csv" }, { ev.kind, ev.imported, ev.updated, ev.ignored, ev.invalid, ev.file })
+    assert.same({ "import", 10, 2, 0, 1, "r.csv" },
+      { ev.kind, ev.imported, ev.updated, ev.ignored, ev.invalid, ev.file })
     ev = assert(webhook.parse('{"file":"https://example.com/export.csv"}', "application/vnd.egoi+json"))[1]
     assert.same({ "file", "https://example.com/export.csv" }, { ev.kind, ev.file })
   end)
