@@ -178,7 +178,9 @@ PORT=$(free_port)
 lua5.4 "$SANDBOX" --port "$PORT" --rate-limit 0 --v3-rate-limit 0 --v3-account-limit 0 --quiet \
   --max-fields 1000000000 --max-subscribers 100000000 --max-body 1G >"$W/sandbox5.log" 2>&1 &
 SB_PID=$!
-sleep 1
+for _ in $(seq 50); do
+  lua5.4 -e "assert(require('socket').connect('127.0.0.1', $PORT))" 2>/dev/null && break; sleep 0.2
+done
 U2="http://127.0.0.1:$PORT/v2/rest.php"; U3="http://127.0.0.1:$PORT"
 job() { lua54 bench/calls_per_job.lua "$@" || echo "$1 $2 $5 failed - - - - (see above)"; }
 prep() { lua54 bench/calls_per_job.lua prepare "$U2" "$W" "$1" "$2"; }
