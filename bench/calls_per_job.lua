@@ -166,8 +166,8 @@ end
 function jobs.sync()
   local changed, added, removed = math.floor(n * 0.01), math.floor(n * 0.005), math.floor(n * 0.005)
   if api == "v2" then
-    min = ceil_div(n, 1000) + 1 + removed -- read the list, one bulk add/update, one call per removal
-    vendor = min
+    min = ceil_div(n + 1, 1000) + 1 + removed -- read the list, one bulk add/update, one call per removal
+    vendor = ceil_div(n + 1, 1000) + changed + added + removed -- per contact: edit, add, remove
   else
     min = 3 -- one async export (the snapshot), one import-bulk, one unsubscribe with every id
     vendor = ceil_div(n, 10) + changed + added + removed
