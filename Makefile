@@ -1,7 +1,8 @@
 # lua-egoi - build, test, demo, bench.
 #   make          build egoi/core.so for Lua 5.4 and for LuaJIT (5.1 ABI)
 #   make test     install missing Debian packages (as root), build, run every spec on both
-#   make demo     run examples/newsletter.lua against a private sandbox (or EGOI_URL/EGOI_APIKEY)
+#   make demo     run examples/newsletter.lua on API v2 then v3 (EGOI_API=v3: one) against a private sandbox;
+#                 with EGOI_APIKEY (and EGOI_URL) on that account, v2 unless EGOI_API says otherwise
 #   make bench    benchmarks (not part of test)
 #   make valgrind the C-heavy specs under valgrind (Lua 5.4)
 #   make asan     the C-heavy specs against an ASan+UBSan build (build/asan/5.4), 0 reports
@@ -50,7 +51,9 @@ test: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory $(SO54)
-	@LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/5.4/?.so;;' lua5.4 examples/newsletter.lua
+	@apis="$${EGOI_API:-v2 v3}"; if [ -n "$$EGOI_APIKEY" ] && [ -z "$$EGOI_API" ]; then apis=v2; fi; \
+	for api in $$apis; do echo "== newsletter job on API $$api"; \
+	  EGOI_API=$$api LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/5.4/?.so;;' lua5.4 examples/newsletter.lua || exit 1; done
 
 bench: deps
 	@$(MAKE) --no-print-directory all

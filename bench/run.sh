@@ -3,7 +3,8 @@
 #   BUILD=dir      where `make` put egoi/core.so (default build)
 #   BENCH_N=2000   calls per client in (1);  BENCH_ROWS=1000000 rows in (4)
 #   EGOI_SANDBOX=path  sandbox used by (4) (default bin/egoi-sandbox)
-#   BENCH_SECTIONS="1 1b 1p 2 3 4"  which sections to run;  BENCH_ROUNDS=3  rounds of (1)
+#   BENCH_SECTIONS="1 1b 1p 2 3 4 5"  which sections to run;  BENCH_ROUNDS=3  rounds of (1)
+#   BENCH_SCALE=1  sizes of (5): 1 = import 1,000,000, export and sync 100,000 (0.01 for a quick run)
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 N=${BENCH_N:-2000}
@@ -18,7 +19,7 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT INT TERM
-SECTIONS=${BENCH_SECTIONS:-1 1b 1p 2 3 4}
+SECTIONS=${BENCH_SECTIONS:-1 1b 1p 2 3 4 5}
 want() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
 best() { # file with "cpu rate" lines -> the line with the lowest cpu
   sort -n "$1" | head -n 1
@@ -183,4 +184,42 @@ printf "%-12s %8s %8s %6s %6s %10s %10s %12s\n" "5.4" "$1" "$2" "$3" "$6" "$5" \
   "$(du -m "$W/big.csv" | cut -f1)" "$((rss / 1024))"
 base=$(lua5.4 -e 'local f=io.open("/proc/self/status"); print(f:read("*a"):match("VmHWM:%s*(%d+)"))')
 echo "(min = fewest calls the cap allows; bare lua5.4 interpreter peak RSS: $((base / 1024)) MB)"
+fi
+
+# (5) calls per job, v2 and v3 -----------------------------------------------------------------
+if want 5; then
+SCALE=${BENCH_SCALE:-1}
+size() { awk -v s="$SCALE" -v n="$1" 'BEGIN { v = int(n * s + 0.5); if (v < 200) v = 200; print v }'; }
+NI=$(size 1000000); NE=$(size 100000)
+echo "(5) API calls per job on the sandbox, v2 and v3 (BENCH_SCALE=$SCALE: import $NI, export and sync $NE)"
+lua5.4 tools/gen_contacts.lua "$NI" "$W/import.csv"
+lua5.4 tools/gen_contacts.lua "$NE" "$W/base.csv"
+head -n 1001 "$W/base.csv" > "$W/small.csv"
+PORT=$(free_port)
+lua5.4 "$SANDBOX" --port "$PORT" --rate-limit 0 --v3-rate-limit 0 --v3-account-limit 0 --quiet \
+  --max-fields 1000000000 --max-subscribers 100000000 --max-body 1G >"$W/sandbox5.log" 2>&1 &
+SB_PID=$!
+for _ in $(seq 50); do
+  lua5.4 -e "assert(require('socket').connect('127.0.0.1', $PORT))" 2>/dev/null && break; sleep 0.2
+done
+U2="http://127.0.0.1:$PORT/v2/rest.php"; U3="http://127.0.0.1:$PORT"
+job() { lua54 bench/calls_per_job.lua "$@" || echo "$1 $2 $5 failed - - - - (see above)"; }
+prep() { lua54 bench/calls_per_job.lua prepare "$U2" "$W" "$1" "$2"; }
+printf "%-9s %-4s %9s %8s %8s %9s %8s %8s  %s\n" "job" "api" "size" "calls" "min" "vendor" "wall s" "RSS MB" "note"
+{
+  job import v2 "$U2" "$W" "$NI" - "$W/import.csv"
+  job import v3 "$U3" "$W" "$NI" - "$W/import.csv"
+  LE=$(prep "$NE" "$W/base.csv")
+  job export v2 "$U2" "$W" "$NE" "$LE" "$W/base.csv"
+  job export v3 "$U3" "$W" "$NE" "$LE" "$W/base.csv"
+  L2=$(prep "$NE" "$W/base.csv"); job sync v2 "$U2" "$W" "$NE" "$L2" "$W/base.csv"
+  L3=$(prep "$NE" "$W/base.csv"); job sync v3 "$U3" "$W" "$NE" "$L3" "$W/base.csv"
+  job campaign v2 "$U2" "$W" 1000 - "$W/small.csv"
+  job campaign v3 "$U3" "$W" 1000 - "$W/small.csv"
+} | while read -r j a n c m v t r note; do
+  printf "%-9s %-4s %9s %8s %8s %9s %8s %8s  %s\n" "$j" "$a" "$n" "$c" "$m" "$v" "$t" "$r" "$note"
+done
+kill "$SB_PID" 2>/dev/null; SB_PID=""
+echo "(calls = HTTP requests lua-egoi sent for the job, setup excluded; min = fewest the API allows;"
+echo " vendor = the vendor SDK's way, computed: bench/README.md (5); - = not available in this build)"
 fi

@@ -6,13 +6,24 @@
 --
 -- With EGOI_APIKEY (and optionally EGOI_URL) set it works on that account.
 -- With neither, it starts a private sandbox (bin/egoi-sandbox) on a free
--- loopback port, runs against it and stops it. `make demo` runs this.
+-- loopback port, runs against it and stops it. `make demo` runs this on v2
+-- and then on v3; EGOI_API=v2 or EGOI_API=v3 picks one (default here: v2).
+-- v3 has the same steps except 5: it cannot create segments, so the v3 job
+-- sends to a saved segment of that name when the list has one (made over v2)
+-- and to the tagged contacts otherwise.
 local egoi = require "egoi"
+local csv = require "egoi.csv"
+local validate = require "egoi.bulk.validate"
 
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 local CSV = os.getenv("EGOI_CONTACTS") or (here .. "/contacts.csv")
 local LIST_TITLE = "Newsletter (lua-egoi demo)"
 local TAG = "newsletter-demo"
+local API = os.getenv("EGOI_API") or "v2"
+if API ~= "v2" and API ~= "v3" then
+  io.stderr:write(("EGOI_API must be v2 or v3, got %q\n"):format(API))
+  os.exit(2)
+end
 
 local function say(fmt, ...)
   io.write(("%s\n"):format(fmt:format(...)))
@@ -30,7 +41,7 @@ local function start_sandbox()
     error("could not start the sandbox: " .. line)
   end
   return {
-    url = url .. "/v2/rest.php",
+    url = API == "v3" and url or (url .. "/v2/rest.php"),
     apikey = "0123456789abcdef0123456789abcdef01234567",
     stop = function()
       os.execute("kill " .. pid .. " 2>/dev/null")
@@ -40,24 +51,36 @@ local function start_sandbox()
 end
 
 local sandbox
-local opts = { apikey = os.getenv("EGOI_APIKEY"), app = "newsletter-demo/1.0" }
-if os.getenv("EGOI_URL") and os.getenv("EGOI_URL") ~= "" then
-  -- a bare http://host:port means that server's /v2/rest.php
-  opts.url = require("egoi.endpoint").resolve(os.getenv("EGOI_URL")) or os.getenv("EGOI_URL")
-end
+-- EGOI_URL may be a bare http://host:port: the client uses that server's endpoint of the API
+local url = os.getenv("EGOI_URL")
+if url == "" then url = nil end
+local opts = { apikey = os.getenv("EGOI_APIKEY"), url = url, app = "newsletter-demo/1.0", api = API }
 if not opts.apikey then
   sandbox = start_sandbox()
   opts.apikey, opts.url = sandbox.apikey, sandbox.url
   -- a fresh sandbox has a fresh hourly budget: keep the limiter private to this run
   opts.rate_limit = { state_file = false }
-  say("No EGOI_APIKEY: running against a private sandbox at %s", sandbox.url)
+  say("No EGOI_APIKEY: running on API %s against a private sandbox at %s", API, sandbox.url)
 else
-  say("Running against %s", opts.url or "the E-goi API")
+  say("Running on API %s against %s", API, opts.url or "the E-goi API")
 end
 
 local client = egoi.new(opts)
 
-local function main()
+-- the report table of step 8: the members of report named in keys, in that order
+local function report_table(report, keys)
+  local rows = {}
+  for _, k in ipairs(keys) do
+    if report[k] ~= nil then rows[#rows + 1] = { k, report[k] } end
+  end
+  say("   +-----------------+----------+")
+  say("   | %-15s | %8s |", "metric", "value")
+  say("   +-----------------+----------+")
+  for _, r in ipairs(rows) do say("   | %-15s | %8s |", r[1], tostring(r[2])) end
+  say("   +-----------------+----------+")
+end
+
+local function main_v2()
   -- 1. the list
   local list
   for _, l in ipairs(client.lists:all()) do
@@ -142,20 +165,145 @@ local function main()
     egoi.sleep(every)
   end
   say("8. report of %s:", campaign)
-  local rows = { "SENT", "DELIVERED", "NOT_DELIVERED", "RETURNED", "UNIQUE_VIEWS", "UNIQUE_CLICKS",
-    "TOTAL_REMOVES", "COMPLAIN" }
-  say("   +----------------+----------+")
-  say("   | %-14s | %8s |", "metric", "value")
-  say("   +----------------+----------+")
-  for _, k in ipairs(rows) do
-    if report[k] ~= nil then say("   | %-14s | %8s |", k, tostring(report[k])) end
+  report_table(report, { "SENT", "DELIVERED", "NOT_DELIVERED", "RETURNED", "UNIQUE_VIEWS", "UNIQUE_CLICKS",
+    "TOTAL_REMOVES", "COMPLAIN" })
+end
+
+-- the CSV as v3 contacts: the same local checks as the v2 importer (e-mail syntax, phones with
+-- a country code, duplicates), "city" into the extra field; -> rows, read, rejected
+local function v3_rows(path, city_field)
+  local r = csv.open(path)
+  local header, rows, rejected, seen, read = nil, {}, {}, {}, 0
+  for rec, line, broken_line in r:records() do
+    if rec == false then -- broken quoting: line is the reason
+      read = read + 1
+      rejected[#rejected + 1] = { line = broken_line, reason = tostring(line) }
+    elseif not header then
+      header = {}
+      for i, h in ipairs(rec) do header[i] = validate.trim(h):lower() end
+    else
+      read = read + 1
+      local row = {}
+      for i, name in ipairs(header) do
+        local v = validate.trim(rec[i] or "")
+        if v ~= "" then row[name] = v end
+      end
+      local city = row.city
+      row.city = nil
+      local problem = validate.check_row(row)
+      local email = row.email and row.email:lower()
+      if not problem and email and seen[email] then
+        problem = ("duplicate in file (email first at line %d)"):format(seen[email])
+      end
+      if problem then
+        rejected[#rejected + 1] = { line = line, reason = problem }
+      else
+        if email then seen[email] = line end
+        row.telephone, row.phone = nil, row.telephone
+        if city then row["extra_" .. city_field] = city end
+        rows[#rows + 1] = row
+      end
+    end
   end
-  say("   +----------------+----------+")
+  r:close()
+  return rows, read, rejected
+end
+
+local function main_v3()
+  -- 1. the list
+  local list
+  for l in client.lists:each() do
+    if l.internal_name == LIST_TITLE then list = l.list_id end
+  end
+  if list then
+    say("1. list %q exists: %s", LIST_TITLE, list)
+  else
+    list = client.lists:create{ internal_name = LIST_TITLE, public_name = "Newsletter" }.list_id
+    say("1. created list %q: %s", LIST_TITLE, list)
+  end
+
+  -- 2. its extra field
+  local city
+  for _, f in ipairs(client.fields:all(list)) do
+    if f.type == "extra" and f.name == "city" then city = f.field_id end
+  end
+  if city then
+    say("2. extra field %q exists: extra_%s", "city", city)
+  else
+    city = client.fields:create(list, { name = "city", format = "text" }).field_id
+    say("2. created extra field %q: extra_%s", "city", city)
+  end
+
+  -- 3. bulk import: one import-bulk call per 20 MB of contacts
+  local rows, read, rejected = v3_rows(CSV, city)
+  local calls = 0
+  for first = 1, #rows, 10000 do
+    local part = { (table.unpack or unpack)(rows, first, math.min(first + 9999, #rows)) }
+    if #part == 1 then client.contacts:create(list, part[1]) else client.contacts:import(list, part) end
+    calls = calls + 1
+  end
+  say("3. imported %s: %d rows read, %d sent in %d call(s), %d rejected", CSV, read, #rows, calls, #rejected)
+  for i, r in ipairs(rejected) do
+    if i > 5 then say("   ... and %d more", #rejected - 5) break end
+    say("   line %d rejected: %s", r.line, r.reason)
+  end
+
+  -- 4. tag everyone who is active (one attach-tag call for all of them)
+  local tag
+  for t in client.tags:each() do if t.name == TAG then tag = t.tag_id end end
+  tag = tag or client.tags:create{ name = TAG }.tag_id
+  local ids = {}
+  for c in client.contacts:each(list) do
+    if c.base.status == "active" then ids[#ids + 1] = c.base.contact_id end
+  end
+  if #ids > 0 then client.contacts:attach_tag(list, tag, ids) end
+  say("4. tagged %d active contacts with %q", #ids, TAG)
+
+  -- 5. v3 creates no segments: a saved one of that name, else the tagged contacts
+  local segments, segment = { type = "none" }, nil
+  for sg in client.segments:each(list) do
+    if sg.name == "tagged " .. TAG then segment = sg.segment_id end
+  end
+  if segment then
+    segments = { type = "segment", data = { segment } }
+    say("5. segment %s: subscribers tagged %q (v3 cannot create segments; this one exists)", segment, TAG)
+  else
+    say("5. v3 cannot create segments: sending to the list's active contacts (the %d tagged)", #ids)
+  end
+
+  -- 6. an e-mail campaign from the account's e-mail sender
+  local from = (client.senders:all("email").items or {})[1]
+  from = from and from.sender_id
+  local campaign = client.campaigns:create_email{
+    list_id = list, subject = "This week at lua-egoi", sender_id = from,
+    internal_name = "demo " .. os.date("!%Y-%m-%d %H:%M"),
+    content = { type = "web_page", url = "http://example.org/newsletter.html" },
+  }.campaign_hash
+  say("6. campaign %s created (sender %s)", campaign, tostring(from))
+
+  -- 7. send it
+  client.campaigns:send(campaign, { list_id = list, segments = segments })
+  say("7. sent campaign %s to %s", campaign, segment and ("segment " .. segment) or "the list")
+
+  -- 8. follow the report until it stops moving (bounded: each poll is a call)
+  local report, last
+  for _ = 1, 12 do
+    report = client.reports:email(campaign).overall or {}
+    local now = table.concat({ report.sends or "", report.unique_opens or "", report.hard_bounces or "" }, "/")
+    if now == last then break end
+    last = now
+    egoi.sleep(sandbox and 0.2 or 30)
+  end
+  say("8. report of %s:", campaign)
+  report_table(report, { "sends", "opens", "unique_opens", "clicks", "unique_clicks", "hard_bounces",
+    "soft_bounces", "unsubscriptions", "complaints" })
+end
+
+local ok, err = pcall(API == "v3" and main_v3 or main_v2)
+if ok then
   local st = client:rate_limit_status()
   if st then say("API calls used this hour: %d of %d", st.used, st.calls) end
 end
-
-local ok, err = pcall(main)
 client:close()
 if sandbox then sandbox.stop() end
 if not ok then

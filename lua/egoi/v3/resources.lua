@@ -443,6 +443,17 @@ defs.campaigns = {
   schedule_sms = schedule("actionSendSms"),
 }
 
+-- the first item of a whole collection for which pred(item) holds: item | nil | nil, err
+local function first_of(res, op, pred)
+  local ok, found = pcall(function()
+    for item in pager(res, op, {}, {}) do
+      if pred(item) then return item end
+    end
+  end)
+  if not ok then return nil, found end
+  return found
+end
+
 defs.reports = {
   email = by_id("getEmailReport", "campaign_hash"),
   sms = by_id("getSMSReport", "campaign_hash"),
@@ -463,16 +474,11 @@ defs.reports = {
   fetch = function(self, id)
     local why = bad_args{ { "advanced_report_id", "id", id } }
     if why then return fail(self, "getAllAdvancedReports", why) end
-    local ok, found = pcall(function()
-      for r in pager(self, "getAllAdvancedReports", {}, {}) do
-        if r.advanced_report_id == id or tostring(r.advanced_report_id) == tostring(id) then return r end
-      end
+    local found, err = first_of(self, "getAllAdvancedReports", function(r)
+      return r.advanced_report_id == id or tostring(r.advanced_report_id) == tostring(id)
     end)
-    if not ok then
-      if self._client.raise then error(found, 2) end
-      return nil, found
-    end
-    return found
+    if err ~= nil and self._client.raise then error(err, 2) end
+    return found, err
   end,
 }
 
@@ -489,6 +495,45 @@ defs.webhooks = {
     return call(self, "createWebhook", { body = b })
   end,
   delete = by_id("deleteWebhook", "webhook_id", false, true),
+  -- the list's webhook for this url with these actions and fields, made when missing:
+  -- -> webhook, created. One read when it exists as asked; v3 updates no webhook, so one that
+  -- differs is deleted and made again (a read and two writes).
+  ensure = function(self, body)
+    local why = bad_args{ { "body", "table", body } }
+    if not why then why = bad_args{ { "list_id", "id", body.list_id }, { "url", "string", body.url } } end
+    if not why and (type(body.actions) ~= "table" or #body.actions == 0) then
+      why = "argument 'actions' must be a non-empty array of webhook actions"
+    end
+    if why then return fail(self, "createWebhook", why) end
+    local function same(a, b)
+      local seen, n = {}, 0
+      for _, x in ipairs(a or {}) do seen[tostring(x)] = true end
+      for _ in pairs(seen) do n = n + 1 end
+      for _, x in ipairs(b or {}) do
+        if not seen[tostring(x)] then return false end
+        seen[tostring(x)] = nil
+        n = n - 1
+      end
+      return n == 0
+    end
+    local found, err = first_of(self, "getAllWebhooks", function(w)
+      return tostring(w.list_id) == tostring(body.list_id) and w.url == body.url
+    end)
+    if err ~= nil then
+      if self._client.raise then error(err, 2) end
+      return nil, err
+    end
+    if found and same(found.actions, body.actions) and same(found.fields, body.fields) then
+      return found, false
+    end
+    if found then
+      local d, e = call(self, "deleteWebhook", { webhook_id = found.webhook_id }, true)
+      if not d then return nil, e end
+    end
+    local w, e = self:create(body)
+    if not w then return nil, e end
+    return w, true
+  end,
 }
 
 local function op_action(op)
