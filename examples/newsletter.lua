@@ -52,9 +52,9 @@ end
 
 local sandbox
 -- EGOI_URL may be a bare http://host:port: the client uses that server's endpoint of the API
-local url = os.getenv("EGOI_URL")
-if url == "" then url = nil end
-local opts = { apikey = os.getenv("EGOI_APIKEY"), url = url, app = "newsletter-demo/1.0", api = API }
+local env_url = os.getenv("EGOI_URL")
+if env_url == "" then env_url = nil end
+local opts = { apikey = os.getenv("EGOI_APIKEY"), url = env_url, app = "newsletter-demo/1.0", api = API }
 if not opts.apikey then
   sandbox = start_sandbox()
   opts.apikey, opts.url = sandbox.apikey, sandbox.url
