@@ -54,9 +54,11 @@ options.rate_limit = {
 -- client.subscribers:import(source, opts) / egoi.bulk.import
 options.import = {
   "autoresponder",
+  "callback_url",
   "compare_field",
   "dedupe",
   "encoding",
+  "force_empty",
   "journal",
   "listID",
   "map",
@@ -65,6 +67,7 @@ options.import = {
   "max_record",
   "max_rejected",
   "max_rows",
+  "mode",
   "notification",
   "on_chunk",
   "on_progress",
