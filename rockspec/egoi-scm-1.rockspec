@@ -55,6 +55,7 @@ build = {
       ["egoi.cli.output"] = "lua/egoi/cli/output.lua",
       ["egoi.cli.progress"] = "lua/egoi/cli/progress.lua",
       ["egoi.cli.sandbox"] = "lua/egoi/cli/sandbox.lua",
+      ["egoi.cli.sync"] = "lua/egoi/cli/sync.lua",
       ["egoi.client"] = "lua/egoi/client.lua",
       ["egoi.csv"] = "lua/egoi/csv.lua",
       ["egoi.errors"] = "lua/egoi/errors.lua",

@@ -113,6 +113,9 @@ local function check_opts(client, source, opts)
   if opts.mode ~= nil and opts.operation ~= nil then
     raise_usage("import: options 'mode' and 'operation' say the same thing: give one")
   end
+  if opts.wait ~= nil and type(opts.wait) ~= "boolean" and type(opts.wait) ~= "table" then
+    raise_usage("import: option 'wait' must be true or a table { interval =, timeout = }")
+  end
   if opts.callback_url ~= nil and (type(opts.callback_url) ~= "string"
     or not match(opts.callback_url, "^https?://")) then
     raise_usage("import: option 'callback_url' must be an http(s) URL")
@@ -626,6 +629,17 @@ local function import(client, source, opts)
   end
   if r1 == nil then return nil, r2, summary end
   cleanup()
+  if opts.wait and backend.finish and summary.queued > 0 and not summary.interrupted and not summary.stopped then
+    -- v3 imports run on the server: observe the end through the operations queue
+    local done, ncalls, err = backend.finish(opts.wait)
+    summary.calls = summary.calls + ncalls
+    summary.completed = done or false
+    if done == nil then
+      if type(err) == "table" then err.import = summary end
+      if raising then error(err, 0) end
+      return nil, err, summary
+    end
+  end
   progress("done")
   return summary
 end

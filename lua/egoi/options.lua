@@ -77,6 +77,7 @@ options.import = {
   "should_stop",
   "status",
   "tags",
+  "wait",
 }
 
 -- client.subscribers:export(listID, dest, opts) / egoi.bulk.export

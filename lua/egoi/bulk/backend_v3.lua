@@ -166,6 +166,30 @@ function M.new(client, o)
     return res.imported, res.updated, res.ignored, {}, res.queued, res.split
   end
 
+  -- after the last chunk (opts.wait): watch GET /operations?type=import_contacts until no
+  -- import is queued, processing or paused (v3 links no operation to a 202, so every import
+  -- of the account counts); sleep(seconds) and now() injectable. Returns completed, calls.
+  function b.finish(wait)
+    local interval = type(wait) == "table" and wait.interval or 2
+    local timeout = type(wait) == "table" and wait.timeout or 3600
+    local sleep = type(wait) == "table" and wait.sleep or require("egoi.core").sleep
+    local now = type(wait) == "table" and wait.now or require("egoi.core").now
+    local deadline, calls = now() + timeout, 0
+    while true do
+      local res, err = call("getAllOperations", { query = { type = "import_contacts", limit = 1000 } })
+      calls = calls + 1
+      if res == nil then return nil, calls, err end
+      local busy = false
+      for _, op in ipairs(type(res) == "table" and res.items or {}) do
+        local st = type(op) == "table" and op.status
+        if st == "queued" or st == "processing" or st == "executing" or st == "paused" then busy = true end
+      end
+      if not busy then return true, calls end
+      if now() + interval > deadline then return false, calls end
+      sleep(interval)
+    end
+  end
+
   function b.close()
     rows = json.array()
   end

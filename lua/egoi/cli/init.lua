@@ -32,6 +32,7 @@ commands:
   fields LIST                         the extra fields of a list
   import LIST FILE.csv [options]      bulk import (egoi import --help)
   export LIST [FILE]                  every subscriber of a list as CSV (stdout without FILE)
+  sync LIST FILE.csv [--dry-run]      make a list match a CSV file (egoi sync --help)
   campaigns                           the account's campaigns
   campaign create-email --list L --subject S --from ID (--url U | --html FILE)
   send HASH --list LIST [--segment S] send an e-mail campaign
@@ -378,6 +379,9 @@ commands.export = {
   end,
 }
 
+commands.sync = require "egoi.cli.sync"
+HELP.sync = commands.sync.help
+
 commands.campaigns = { fn = function(ctx, pos)
   if #pos ~= 0 then usage("usage: egoi campaigns") end
   local res = ctx.call("getCampaigns", {})
@@ -607,6 +611,14 @@ function cli.main(argv, env)
     client = egoi.new{ apikey = apikey, url = url and endpoint(url) or nil, rate_limit = rate_limit,
       raise = false, app = "egoi-cli", timeout = 300 }
     ctx.client = client
+    ctx.key_id = require("egoi.core").key_id(apikey)
+    function ctx.new_client(o) -- another API generation, same key, endpoint and limits
+      local c = egoi.new{ api = o.api, apikey = apikey, rate_limit = rate_limit, raise = false, app = "egoi-cli",
+        timeout = 300, url = url and (url:gsub("/v2/rest%.php$", ""):gsub("/$", "")) .. "/" or nil }
+      local close = client.close
+      function client.close(self) c:close(); return close(self) end
+      return c
+    end
     function ctx.call(method, args)
       local res, cerr = client:call(method, args)
       if res == nil then error(cerr, 0) end
