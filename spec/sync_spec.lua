@@ -110,6 +110,21 @@ for _, api in ipairs{ "v2", "v3" } do
       assert.equal(again.calls.total, calls(sb) - before)
     end)
 
+    it("states the plan before the first write; on_plan returning false cancels the run", function()
+      local list = seeded(10)
+      local before = calls(sb)
+      local seen
+      local plan = sync.run(c, list, source_rows(3, 12, {}), { on_plan = function(p)
+        seen = calls(sb) - before
+        assert.equal(p.calls.read, seen) -- nothing written yet
+        return false
+      end })
+      assert.is_true(plan.cancelled)
+      assert.equal(seen, calls(sb) - before)
+      assert.equal(api == "v3" and 1 or 2, plan.calls.remove)
+      assert.is_nil(state(v3, list)["s011@example.com"])
+    end)
+
     it("keeps contacts absent from the source with remove = keep", function()
       local list = seeded(10)
       local plan = sync.run(c, list, source_rows(1, 8, {}), { remove = "keep" })
@@ -159,7 +174,7 @@ for _, api in ipairs{ "v2", "v3" } do
       local dry_calls = calls(sb) - before
       assert.is_true(total > dry_calls)
       before = calls(sb)
-      out = egoi_cli(("--json sync %s %s --api %s"):format(list, shell_quote(csv), api))
+      out = egoi_cli(("--json --quiet sync %s %s --api %s"):format(list, shell_quote(csv), api))
       local res = require("cjson").decode(out)
       assert.equal(total, res.done.calls)
       assert.equal(total, calls(sb) - before)

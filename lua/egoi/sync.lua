@@ -15,7 +15,8 @@
 --    allows (egoi.bulk with mode "update"); absent contacts unsubscribed (remove =
 --    "unsubscribe"): v3 one call per 10,000 ids, v2 one removeSubscriber each, set against the
 --    client's hourly budget before any write; unchanged rows are not sent at all;
--- 4. apply (unless dry_run): the import, then the removals. The plan's `calls` are what the
+-- 4. apply (unless dry_run): on_plan(plan) first (before any write; false cancels), then the
+--    import, then the removals. The plan's `calls` are what the
 --    run costs, reads included: a dry run and the real run on the same data agree.
 local errors = require "egoi.errors"
 local check = require "egoi.check"
@@ -35,7 +36,7 @@ local M = {}
 
 M.PAGE = 1000
 M.UNSUBSCRIBE_BATCH = 10000 -- ids per v3 unsubscribe call (about 1 MB of body)
-local OPTIONS = { "dry_run", "encoding", "key", "max_bytes", "remove", "snapshot" }
+local OPTIONS = { "dry_run", "encoding", "key", "max_bytes", "on_plan", "remove", "snapshot" }
 
 -- v2 record key -> field name of a source row (validate's names)
 local RECORD = { EMAIL = "email", FIRST_NAME = "first_name", LAST_NAME = "last_name", CELLPHONE = "cellphone",
@@ -235,6 +236,7 @@ function M.plan(client, list_id, source, opts)
   if opts.snapshot ~= nil and opts.snapshot ~= false and type(opts.snapshot) ~= "string" then
     usage("option 'snapshot' must be a path or false")
   end
+  if opts.on_plan ~= nil and type(opts.on_plan) ~= "function" then usage("option 'on_plan' must be a function") end
 
   local rows, order, invalid = read_source(source, key, opts)
   local list, read_calls, list_rows = read_list(client, list_id, key)
@@ -386,6 +388,11 @@ local function run(client, list_id, source, opts)
   local list = plan.snapshot_records
   plan.snapshot_records = nil
   if opts.dry_run then return plan end
+  -- the plan (its calls, the budget) is stated before the first write; false cancels the run
+  if opts.on_plan and opts.on_plan(plan) == false then
+    plan.cancelled = true
+    return plan
+  end
   local done = { calls = plan.calls.read, imported = 0, removed = 0 }
   plan.done = done
   if #plan.send > 0 then

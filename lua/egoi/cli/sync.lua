@@ -35,8 +35,13 @@ local function fn(ctx, pos, opt)
   if api ~= "v2" then client = ctx.new_client{ api = api } end
   local snapshot = opt.snapshot
   if not snapshot and ctx.key_id then snapshot = sync.default_snapshot(ctx.key_id, pos[1]) end
+  local stated = false
   local plan, err = sync.run(client, pos[1], pos[2], { key = opt.key, remove = remove, dry_run = opt["dry-run"],
-    snapshot = snapshot or false })
+    snapshot = snapshot or false, on_plan = function(p)
+      -- the plan and its cost, before the first write (stderr with --json)
+      if not ctx.quiet or not ctx.json then (ctx.json and io.stderr or io.stdout):write(sync.describe(p)) end
+      stated = true
+    end })
   if plan == nil then
     local p = type(err) == "table" and rawget(err, "sync")
     if p and not ctx.quiet then io.stderr:write(sync.describe(p)) end
@@ -47,7 +52,7 @@ local function fn(ctx, pos, opt)
     invalid = #plan.invalid, calls = plan.calls, chunks = plan.chunks, done = plan.done and
     { calls = plan.done.calls, imported = plan.done.imported, removed = plan.done.removed } or nil }
   if ctx.json then return output.json(out) end
-  io.stdout:write(sync.describe(plan))
+  if not stated then io.stdout:write(sync.describe(plan)) end
   if plan.done then
     io.stdout:write(("done: %d calls, %d contacts sent, %d unsubscribed\n"):format(plan.done.calls,
       plan.done.imported, plan.done.removed))
