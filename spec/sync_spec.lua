@@ -189,3 +189,50 @@ for _, api in ipairs{ "v2", "v3" } do
     end)
   end)
 end
+
+describe("sync on API v3 reading the list through the export action", function()
+  it("reads the list in one call and still predicts the real run's calls", function()
+    local sb = assert(server.start{ cmd = "bin/egoi-sandbox --port {port} --rate-limit 0" })
+    local dir = server.tmpdir("syncx")
+    local hooks = dir .. "/hooks.jsonl"
+    local sink = assert(server.start{ cmd = "/usr/bin/python3 spec/servers/sandbox_callback_sink.py {port} "
+      .. hooks })
+    local v3 = egoi.new{ api = "v3", apikey = KEY, url = sb:url("/"), rate_limit = false }
+    local list = v3.lists:create{ internal_name = "sync export" }.list_id
+    bulk.import(v3, source_rows(1, 1500, {}), { listID = list })
+    local taken = 0 -- each export's link is the next line of the sink's file
+    local function receive()
+      local f = io.open(hooks, "rb")
+      if not f then return nil end
+      local n, got = 0, nil
+      for line in f:lines() do
+        n = n + 1
+        if n == taken + 1 then got = line end
+      end
+      f:close()
+      if not got then return nil end
+      taken = taken + 1
+      return require("cjson").decode(require("cjson").decode(got).body)
+    end
+    local export = { callback_url = sink:url("/hook"), receive = receive, poll_interval = 0.05, wait_timeout = 30 }
+    local src = source_rows(2, 1501, { [7] = true })
+    local before = calls(sb)
+    local plan = sync.run(v3, list, src, { dry_run = true, export = export })
+    assert.equal(1, plan.calls.read)
+    assert.equal(1, #plan.new)
+    assert.equal(1, #plan.changed)
+    assert.equal(1, #plan.absent)
+    assert.equal(3, plan.calls.total)
+    local function api_calls() return calls(sb) - before - select(2, sb:log():gsub("GET /exports/", "")) end
+    assert.equal(1, api_calls())
+    before = calls(sb) - select(2, sb:log():gsub("GET /exports/", ""))
+    local done = sync.run(v3, list, src, { export = export })
+    assert.equal(plan.calls.total, done.done.calls)
+    assert.equal(plan.calls.total, api_calls())
+    assert.equal("removed", state(v3, list)["s001@example.com"].status)
+    v3:close()
+    sink:stop()
+    sb:stop()
+    server.rmdir(dir)
+  end)
+end)

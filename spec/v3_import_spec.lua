@@ -225,3 +225,72 @@ describe("export on API v3", function()
     sb:stop()
   end)
 end)
+
+describe("export on API v3 through the export action", function()
+  it("costs one call: the file link arrives at the callback, the file is read into the same CSV", function()
+    local sb = assert(server.start{ cmd = "bin/egoi-sandbox --port {port} --rate-limit 0" })
+    local dir = server.tmpdir("v3export")
+    local hooks = dir .. "/hooks.jsonl"
+    local sink = assert(server.start{ cmd = "/usr/bin/python3 spec/servers/sandbox_callback_sink.py {port} "
+      .. hooks })
+    local v3, v2 = clients(sb)
+    local list = v3.lists:create{ internal_name = "v3 export action" }.list_id
+    local rows = {}
+    for i = 1, 12 do rows[i] = { email = ("x%02d@example.com"):format(i), first_name = "X, " .. i } end
+    bulk.import(v2, rows, { listID = list })
+    local function receive()
+      local f = io.open(hooks, "rb")
+      if not f then return nil end
+      local line = f:read("l")
+      f:close()
+      if not line then return nil end
+      return require("cjson").decode(require("cjson").decode(line).body)
+    end
+    local a, b = {}, {}
+    local before = calls(sb)
+    local x = v3.contacts:export(list, function(t) a[#a + 1] = t end,
+      { callback_url = sink:url("/export-hook"), receive = receive, poll_interval = 0.05, wait_timeout = 30 })
+    assert.equal(1, x.calls)
+    assert.equal(12, x.rows)
+    assert.equal(1, calls(sb, "POST /lists/%d+/contacts/actions/export"))
+    -- the download is no API call (no key, outside the limits), made once
+    assert.equal(1, calls(sb, "GET /exports/%x+%.csv"))
+    assert.equal(1, calls(sb) - before - 1)
+    bulk.export(v2, list, function(t) b[#b + 1] = t end)
+    -- the columns the file has are the v2 export's, same order, same values (quoted commas too)
+    local csv = require "egoi.csv"
+    local function parse(lines)
+      local f = io.tmpfile()
+      f:write(table.concat(lines))
+      f:seek("set", 0)
+      local r = csv.reader(f, { close = true })
+      local out = {}
+      while true do
+        local rec = r:next()
+        if not rec then break end
+        out[#out + 1] = rec
+      end
+      r:close()
+      return out
+    end
+    local A, B = parse(a), parse(b)
+    local pos2 = {}
+    for i, c in ipairs(B[1]) do pos2[c] = i end
+    for i, c in ipairs(A[1]) do
+      assert.is_number(pos2[c], c)
+      if c ~= "lang" then assert.equal(B[2][pos2[c]], A[2][i], c) end
+    end
+    assert.equal("X, 1", A[2][pos2.first_name and (function()
+      for i, c in ipairs(A[1]) do if c == "first_name" then return i end end
+    end)()])
+    -- a wrong use is refused before any call
+    local ok, err = pcall(v3.contacts.export, v3.contacts, list, function() end, { callback_url = "ftp://x" })
+    assert.is_false(ok)
+    assert.truthy(err.message:find("callback_url", 1, true))
+    v3:close()
+    v2:close()
+    sink:stop()
+    sb:stop()
+    server.rmdir(dir)
+  end)
+end)

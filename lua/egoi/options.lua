@@ -82,11 +82,15 @@ options.import = {
 
 -- client.subscribers:export(listID, dest, opts) / egoi.bulk.export
 options.export = {
+  "callback_url",
   "eol",
   "on_page",
   "page_size",
+  "poll_interval",
   "raw_names",
+  "receive",
   "segment",
+  "wait_timeout",
 }
 
 return options

@@ -7,7 +7,9 @@
 --
 -- 1. snapshot: every contact of the list, read with the largest pages (v3: 1000 a call; v2:
 --    subscriberData at 1000, plus one getLists when a short page must be checked against the
---    list's count), kept as a local file (opts.snapshot) of key -> id and field values;
+--    list's count), or on v3 with opts.export = { callback_url =, receive = } through the
+--    export action (one call, egoi.bulk.reader.from_action); kept after a run as a local file
+--    (opts.snapshot) of key -> id and field values;
 -- 2. diff: each valid source row is new (key absent or removed from the list), changed (a
 --    field it holds differs from the list's value) or unchanged; each key of the list that
 --    the source lacks is absent;
@@ -36,7 +38,7 @@ local M = {}
 
 M.PAGE = 1000
 M.UNSUBSCRIBE_BATCH = 10000 -- ids per v3 unsubscribe call (about 1 MB of body)
-local OPTIONS = { "dry_run", "encoding", "key", "max_bytes", "on_plan", "remove", "snapshot" }
+local OPTIONS = { "dry_run", "encoding", "export", "key", "max_bytes", "on_plan", "remove", "snapshot" }
 
 -- v2 record key -> field name of a source row (validate's names)
 local RECORD = { EMAIL = "email", FIRST_NAME = "first_name", LAST_NAME = "last_name", CELLPHONE = "cellphone",
@@ -59,9 +61,17 @@ end
 -- 1. the list as it is now
 
 -- every record of the list: { [key] = { id =, status =, fields = { name = value } } }, calls
-local function read_list(client, list_id, key)
+local function read_list(client, list_id, key, export)
   local page = reader.new(client, list_id)
   local v3 = client.protocol == "v3"
+  if v3 and export then
+    -- v3's export action: one call whatever the list's size, the file fetched from its link
+    local recs = reader.from_action(client, list_id, export)
+    page = function(start)
+      if start > 0 then return {}, #recs end
+      return recs, #recs
+    end
+  end
   local out, start, calls, total, rows, active = {}, 0, 0, nil, 0, 0
   while true do
     local recs, t = page(start, M.PAGE)
@@ -239,7 +249,11 @@ function M.plan(client, list_id, source, opts)
   if opts.on_plan ~= nil and type(opts.on_plan) ~= "function" then usage("option 'on_plan' must be a function") end
 
   local rows, order, invalid = read_source(source, key, opts)
-  local list, read_calls, list_rows = read_list(client, list_id, key)
+  if opts.export ~= nil and (type(opts.export) ~= "table" or type(opts.export.receive) ~= "function"
+    or type(opts.export.callback_url) ~= "string") then
+    usage("option 'export' must be { callback_url = URL, receive = function } (v3's export action)")
+  end
+  local list, read_calls, list_rows = read_list(client, list_id, key, opts.export)
 
   local plan = { api = api, list_id = list_id, key = key, remove = remove, source_rows = #order,
     invalid = invalid, list_rows = list_rows, new = {}, changed = {}, unchanged = 0, absent = {},

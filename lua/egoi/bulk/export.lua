@@ -118,6 +118,22 @@ local function export(client, list_id, dest, opts)
   end
   if v3 and size > reader.PAGE_V3 then size = reader.PAGE_V3 end
   local v3_page = v3 and reader.new(client, list_id)
+  local action = opts.callback_url ~= nil
+  if action then
+    if not v3 then raise_usage("export: option 'callback_url' needs API v3 (its export action)") end
+    if type(opts.callback_url) ~= "string" or not match(opts.callback_url, "^https?://") then
+      raise_usage("export: option 'callback_url' must be an http(s) URL")
+    end
+    if type(opts.receive) ~= "function" then
+      raise_usage("export: option 'receive' must be a function returning the callback's file URL (or nil: not yet)")
+    end
+    if opts.wait_timeout ~= nil and (type(opts.wait_timeout) ~= "number" or opts.wait_timeout <= 0) then
+      raise_usage("export: option 'wait_timeout' must be a positive number of seconds")
+    end
+  elseif opts.receive ~= nil then
+    raise_usage("export: option 'receive' goes with 'callback_url'")
+  end
+  local fetched = false
 
   -- the list's subscriber count (one getLists call; its failure fails the export), or nil
   -- when it cannot be known (a segment): then paging goes on to an empty page
@@ -135,6 +151,13 @@ local function export(client, list_id, dest, opts)
   end
 
   local function page()
+    if action then
+      if fetched then return {} end
+      fetched = true
+      local recs, n = reader.from_action(client, list_id, opts)
+      calls = calls + n
+      return recs
+    end
     if v3 then
       calls = calls + 1
       local recs, t = v3_page(start, size)

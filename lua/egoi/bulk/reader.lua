@@ -5,6 +5,9 @@
 --
 --   local page = reader.new(client, list_id, { segment = })
 --   local records, total_or_nil = page(start, size)     -- raises on failure
+local core = require "egoi.core"
+local csv = require "egoi.csv"
+local errors = require "egoi.errors"
 local type, pairs, ipairs, tostring, error = type, pairs, ipairs, tostring, error
 
 local M = {}
@@ -37,6 +40,71 @@ function M.record(c)
   end
   if type(c) == "table" and type(c.tags) == "table" and #c.tags > 0 then r.TAGS = c.tags end
   return r
+end
+
+-- a column of the export action's file -> record key (the file's layout is the service's; the
+-- sandbox's: contact_id, status, base field names, extra_<id>)
+local FILE_COLUMN = { contact_id = "UID", status = "STATUS" }
+for k, v in pairs(BASE) do FILE_COLUMN[k] = v end
+
+local function fail(code, message)
+  error(errors.new{ kind = "api", code = code, method = "actionExportContacts", message = message }, 0)
+end
+
+--- every record of the list through v3's export action: one call (POST
+-- /lists/{id}/contacts/actions/export with opts.callback_url), then opts.receive() polled
+-- (every opts.poll_interval s, default 1, up to opts.wait_timeout, default 3600) until it
+-- returns the callback's file URL (or its { file = } body), then the file downloaded and read.
+-- Returns records, calls (1: the download is not an API call).
+function M.from_action(client, list_id, opts)
+  local res, err = client:call("actionExportContacts", { list_id = list_id,
+    body = { format = "csv", callback_url = opts.callback_url } })
+  if res == nil then error(err, 0) end
+  local deadline = core.now() + (opts.wait_timeout or 3600)
+  local url
+  while true do
+    local got = opts.receive()
+    if type(got) == "table" then got = got.file end
+    if type(got) == "string" and got ~= "" then url = got break end
+    if core.now() >= deadline then
+      fail("EXPORT_TIMEOUT", ("export: no file link arrived at %s within %d s"):format(opts.callback_url,
+        opts.wait_timeout or 3600))
+    end
+    core.sleep(opts.poll_interval or 1)
+  end
+  if not url:match("^https?://") then fail("EXPORT_DOWNLOAD_FAILED", "export: the file link is not http(s)") end
+  local t = require("egoi.transport.curl").new{ timeout = 600, max_response = 1024 * 1024 * 1024 }
+  local status, _, body = t:request{ verb = "GET", url = url, headers = {} }
+  t:close()
+  if status ~= 200 then
+    fail("EXPORT_DOWNLOAD_FAILED", ("export: the file download answered %s"):format(tostring(status or body)))
+  end
+  local f = io.tmpfile()
+  f:write(body)
+  f:seek("set", 0)
+  body = nil -- luacheck: ignore 311
+  local r = csv.reader(f, { close = true })
+  local head = r:next()
+  local out = {}
+  while head do
+    local fields = r:next()
+    if fields == nil then break end
+    if fields then
+      local rec = {}
+      for i, name in ipairs(head) do
+        local v = fields[i]
+        if v ~= nil and v ~= "" then
+          local id = name:match("^extra_(%d+)$")
+          local key = id and ("EXTRA_FIELD_" .. id) or FILE_COLUMN[name]
+          if key == "STATUS" then v = STATUS[v] or v end
+          if key then rec[key] = v end
+        end
+      end
+      out[#out + 1] = rec
+    end
+  end
+  r:close()
+  return out, 1
 end
 
 function M.new(client, list_id, opts)
