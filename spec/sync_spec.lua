@@ -98,6 +98,9 @@ for _, api in ipairs{ "v2", "v3" } do
       assert.equal("active", got["s003@example.com"].status)
 
       -- the snapshot: the list after the run
+      local st = io.popen("stat -c %a " .. shell_quote(snapshot))
+      assert.equal("600", st:read("l"))
+      st:close()
       local snap = assert(sync.load_snapshot(snapshot))
       assert.equal("2", snap.contacts["s001@example.com"].status)
       assert.equal("Changed", snap.contacts["s010@example.com"].fields.first_name)

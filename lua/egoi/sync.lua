@@ -325,8 +325,8 @@ function M.describe(plan)
 end
 
 ---------------------------------------------------------------------------
--- snapshot file: key -> { id, status, fields } as JSON, written whole (temporary name, then
--- rename), in a directory only this user can enter
+-- snapshot file: key -> { id, status, fields } as JSON, written whole (temporary name, mode
+-- 0600, then rename); the default path is in a directory only this user can enter
 
 function M.default_snapshot(key_id, list_id, getenv)
   getenv = getenv or os.getenv
@@ -350,6 +350,11 @@ local function save_snapshot(path, plan, list)
   end
   for _, a in ipairs(plan.absent) do if state[a.key] then state[a.key].status = "2" end end
   local tmp = path .. ".tmp"
+  os.remove(tmp)
+  -- created 0600 before any byte is written (Lua's io.open follows the umask): a shell's umask
+  -- 077 makes the empty file, io.open then truncates it and keeps its mode
+  local made = os.execute(("umask 077 && : > '%s'"):format((tmp:gsub("'", "'\\''"))))
+  if made ~= true and made ~= 0 then return nil, "cannot create " .. tmp end
   local f, err = io.open(tmp, "wb")
   if not f then return nil, err end
   f:write(cjson.encode({ list_id = tostring(plan.list_id), key = plan.key, api = plan.api, contacts = state }))
