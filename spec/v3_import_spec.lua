@@ -176,6 +176,42 @@ describe("bulk import on API v3", function()
     assert.equal(2, calls(sb) - before)
   end)
 
+  it("reports the service's counts from the import callbacks, one per accepted call", function()
+    local list = v3.lists:create{ internal_name = "v3 callback" }.list_id
+    local dir = server.tmpdir("v3cb")
+    local hooks = dir .. "/hooks.jsonl"
+    local sink = assert(server.start{ cmd = "/usr/bin/python3 spec/servers/sandbox_callback_sink.py {port} "
+      .. hooks })
+    bulk.import(v3, { { email = "old1@example.com" }, { email = "old2@example.com" } }, { listID = list })
+    local taken = 0
+    local function receive()
+      local f = io.open(hooks, "rb")
+      if not f then return nil end
+      local n, got = 0, nil
+      for line in f:lines() do
+        n = n + 1
+        if n == taken + 1 then got = line end
+      end
+      f:close()
+      if not got then return nil end
+      taken = taken + 1
+      return require("cjson").decode(require("cjson").decode(got).body)
+    end
+    local rows = { { email = "old1@example.com", first_name = "Changed" } }
+    for i = 1, 79 do rows[#rows + 1] = { email = ("cb%03d@example.com"):format(i), first_name = ("y"):rep(20) } end
+    local s = bulk.import(v3, rows, { listID = list, mode = "update", callback_url = sink:url("/import"),
+      receive = receive, poll_interval = 0.05, wait_timeout = 30 })
+    assert.is_true(s.split >= 1) -- several import-bulk calls, each reported
+    assert.equal(s.chunks + s.split, s.service.reports)
+    assert.equal(79, s.service.imported)
+    assert.equal(1, s.service.updated)
+    assert.equal(79, s.added)
+    assert.equal(1, s.updated)
+    assert.is_nil(s.reports_missing)
+    sink:stop()
+    server.rmdir(dir)
+  end)
+
   it("names a v3 compare field that has no equivalent, before any call", function()
     local ok, err = pcall(bulk.import, v3, { { email = "a@example.com", fax = "351-212345678" } },
       { listID = 1, compare_field = "fax" })

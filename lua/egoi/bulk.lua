@@ -113,6 +113,14 @@ local function check_opts(client, source, opts)
   if opts.mode ~= nil and opts.operation ~= nil then
     raise_usage("import: options 'mode' and 'operation' say the same thing: give one")
   end
+  if opts.receive ~= nil and (type(opts.receive) ~= "function" or opts.callback_url == nil) then
+    raise_usage("import: option 'receive' must be a function and goes with 'callback_url'")
+  end
+  for _, name in ipairs { "wait_timeout", "poll_interval" } do
+    if opts[name] ~= nil and (type(opts[name]) ~= "number" or opts[name] <= 0) then
+      raise_usage(("import: option '%s' must be a positive number of seconds"):format(name))
+    end
+  end
   if opts.wait ~= nil and type(opts.wait) ~= "boolean" and type(opts.wait) ~= "table" then
     raise_usage("import: option 'wait' must be true or a table { interval =, timeout = }")
   end
@@ -639,6 +647,17 @@ local function import(client, source, opts)
       if raising then error(err, 0) end
       return nil, err, summary
     end
+  end
+  if opts.receive and backend.reports and not summary.interrupted and not summary.stopped then
+    -- v3: the service's own counts, one report per accepted import-bulk call at callback_url
+    local sum, partial = backend.reports(opts.receive, opts.wait_timeout, opts.poll_interval)
+    summary.service = sum or partial
+    summary.reports_missing = not sum or nil
+    local got = sum or partial
+    summary.added = summary.added + got.imported
+    summary.updated = summary.updated + got.updated
+    summary.ignored = summary.ignored + got.ignored
+    summary.invalid = got.invalid
   end
   progress("done")
   return summary

@@ -73,11 +73,14 @@ options.import = {
   "on_progress",
   "on_reject",
   "operation",
+  "poll_interval",
+  "receive",
   "rejects",
   "should_stop",
   "status",
   "tags",
   "wait",
+  "wait_timeout",
 }
 
 -- client.subscribers:export(listID, dest, opts) / egoi.bulk.export

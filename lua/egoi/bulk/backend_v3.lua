@@ -52,7 +52,8 @@ function M.new(client, o)
     return { mode = o.mode, compare_field = cmp, contacts = contacts, force_empty = o.force_empty,
       callback_url = o.callback_url, notify = o.notify }
   end
-  local b = { overhead = #json.encode(body(json.array{ 0 })) + 512 } -- + headers' worth of slack
+  local b = { overhead = #json.encode(body(json.array{ 0 })) + 512, -- + headers' worth of slack
+    posted = 0 } -- import-bulk calls answered 2xx: each sends one report to callback_url
   local rows = json.array()
   local dropped_seen = {}
 
@@ -144,6 +145,7 @@ function M.new(client, o)
       return nil, err
     end
     counts.queued = counts.queued + (j - i + 1)
+    b.posted = b.posted + 1
     return true
   end
 
@@ -188,6 +190,29 @@ function M.new(client, o)
       if now() + interval > deadline then return false, calls end
       sleep(interval)
     end
+  end
+
+  -- the import reports at callback_url (opts.receive() returns the next one's body, or nil
+  -- while none is there), one per accepted import-bulk call: their sums, or nil when they did not
+  -- all arrive within timeout seconds (then what arrived)
+  function b.reports(receive, timeout, interval)
+    local core = require "egoi.core"
+    local sum = { imported = 0, updated = 0, ignored = 0, invalid = 0, reports = 0 }
+    local deadline = core.now() + (timeout or 3600)
+    while sum.reports < b.posted do
+      local r = receive()
+      if type(r) == "table" then
+        sum.reports = sum.reports + 1
+        for _, k in ipairs { "imported", "updated", "ignored", "invalid" } do
+          sum[k] = sum[k] + (tonumber(r[k]) or 0)
+        end
+      elseif core.now() >= deadline then
+        return nil, sum
+      else
+        core.sleep(interval or 1)
+      end
+    end
+    return sum
   end
 
   function b.close()
