@@ -106,6 +106,19 @@ describe("bulk import on API v3", function()
     assert.equal(80, n)
   end)
 
+  it("after a 413, makes later chunks fit the service's cap instead of splitting each", function()
+    local list = v3.lists:create{ internal_name = "v3 learned cap" }.list_id
+    local rows = {}
+    for i = 1, 300 do rows[i] = { email = ("cap%03d@example.com"):format(i), first_name = "C" .. i } end
+    local before = calls(sb)
+    local s = bulk.import(v3, rows, { listID = list, max_rows = 100 })
+    assert.equal(1, s.split)
+    assert.equal(1, calls(sb, " 413 "))
+    assert.equal(s.calls, calls(sb) - before)
+    assert.equal(300, s.queued)
+    assert.is_true(s.cap < 4000)
+  end)
+
   it("journals each chunk and a rerun resumes after the last accepted one", function()
     local list = v3.lists:create{ internal_name = "v3 journal" }.list_id
     local csv, journal = tmpname(), tmpname()

@@ -538,6 +538,11 @@ local function import(client, source, opts)
       summary.ignored = summary.ignored + ignored
       summary.queued = summary.queued + (queued or 0)
       summary.split = summary.split + (split or 0)
+      if (split or 0) > 0 and chunk_bytes > 128 then
+        -- the service's cap is below ours: later chunks are made to fit it at once
+        cap = floor(chunk_bytes / 2)
+        summary.cap = cap
+      end
       for _, e in ipairs(refused) do
         local line = e.index and chunk_lines[e.index + 1]
         local code = charset.sanitize(e.code)
