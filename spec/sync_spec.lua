@@ -128,6 +128,22 @@ for _, api in ipairs{ "v2", "v3" } do
       assert.is_nil(state(v3, list)["s011@example.com"])
     end)
 
+    it("sets the writes against the hourly budget and says so before any write", function()
+      local list = seeded(30)
+      local opts = { apikey = KEY, rate_limit = { calls = 10, window = 3600, state_file = dir .. "/rl.state" } }
+      if api == "v3" then opts.api, opts.url = "v3", sb:url("/") else opts.url = sb:url("/v2/rest.php") end
+      local limited = egoi.new(opts)
+      local plan = sync.run(limited, list, source_rows(21, 30, {}), { dry_run = true })
+      limited:close()
+      assert.equal(20, #plan.absent)
+      assert.equal(10, plan.budget.calls)
+      local writes = plan.calls.import + plan.calls.remove
+      assert.equal(api == "v3" and 1 or 20, writes - plan.calls.import)
+      local text = sync.describe(plan)
+      assert.truthy(text:find("budget: 10 calls per 3600 s", 1, true), text)
+      if api == "v2" then assert.truthy(text:find("more window", 1, true), text) end
+    end)
+
     it("keeps contacts absent from the source with remove = keep", function()
       local list = seeded(10)
       local plan = sync.run(c, list, source_rows(1, 8, {}), { remove = "keep" })
