@@ -106,6 +106,43 @@ describe("bulk import on API v3", function()
     assert.equal(80, n)
   end)
 
+  it("journals each accepted part of a split chunk: a failure after it never re-sends it", function()
+    -- the rate limit lets 2 calls through: the 413 and the first half; the second half gets a 429
+    sb:stop()
+    sb = start("--v3-max-body 3000 --v3-rate-limit 2/3600")
+    v3:close()
+    v2:close()
+    v3 = egoi.new{ api = "v3", apikey = KEY, url = sb:url("/"), rate_limit = { calls = 1000, window = 3600,
+      state_file = tmpname(), wait = false } }
+    v2 = egoi.new{ apikey = KEY, url = sb:url("/v2/rest.php"), rate_limit = false }
+    local list = v2:call("createList", { nome = "split journal", idioma_lista = "en", canal_email = 1 }).LIST_ID
+    local csv, journal = tmpname(), tmpname()
+    os.remove(journal)
+    local parts = { "email,first_name" }
+    for i = 1, 60 do parts[#parts + 1] = ("p%02d@example.com,P%d"):format(i, i) end
+    write(csv, table.concat(parts, "\n") .. "\n")
+    local ok, err = pcall(bulk.import, v3, csv, { listID = list, journal = journal })
+    assert.is_false(ok)
+    assert.equal("RATE_LIMITED", err.code)
+    assert.equal(2, calls(sb, "import%-bulk v3 %d+"))
+    local half = err.import.sent
+    assert.is_true(half > 0 and half < 60)
+    -- a fresh window: the rerun sends only the rows after the accepted half
+    sb:stop()
+    sb = start("--v3-max-body 3000")
+    v3:close()
+    v3 = egoi.new{ api = "v3", apikey = KEY, url = sb:url("/"), rate_limit = false }
+    v2:close()
+    v2 = egoi.new{ apikey = KEY, url = sb:url("/v2/rest.php"), rate_limit = false }
+    list = v2:call("createList", { nome = "split journal", idioma_lista = "en", canal_email = 1 }).LIST_ID
+    local s = bulk.import(v3, csv, { listID = list, journal = journal })
+    assert.equal(half, s.skipped)
+    assert.equal(60 - half, s.sent)
+    local n = 0
+    for _ in pairs(contacts(v3, list)) do n = n + 1 end
+    assert.equal(60 - half, n) -- this sandbox is new: it holds exactly what the rerun sent
+  end)
+
   it("after a 413, makes later chunks fit the service's cap instead of splitting each", function()
     local list = v3.lists:create{ internal_name = "v3 learned cap" }.list_id
     local rows = {}

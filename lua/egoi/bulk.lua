@@ -484,6 +484,10 @@ local function import(client, source, opts)
   -- chunk state (rows are encoded once, by the backend, as they are added) ---------
   local npieces, chunk_bytes, chunk_fields = 0, 0, 0
   local chunk_lines = {}
+  -- row_after[k]: { index, offset, line, rejects bytes } of the source right after the chunk's
+  -- k-th row, for a journal record of a part of the chunk (a v3 chunk split after a 413)
+  local row_after = {}
+  local part_first = 1 -- the chunk's first row not journaled yet
   chunk_bytes_now = function() return chunk_bytes end
   local chunk_first, chunk_last
 
@@ -518,7 +522,21 @@ local function import(client, source, opts)
     end
     chunk_no = chunk_no + 1
     progress("send", { chunk_rows = npieces, chunk_bytes = chunk_bytes })
-    local ok, res, err, ncalls = pcall(backend.send)
+    part_first = 1
+    -- a part of the chunk (rows 1..j, j < npieces) accepted on its own: journaled at once, so
+    -- that a failure later in the chunk never makes a rerun send those rows again
+    local function on_part(j)
+      local ra = row_after[j]
+      if j >= npieces or not ra then return end
+      local rec = { chunk = chunk_no, first_line = chunk_lines[part_first], last_line = chunk_lines[j],
+        rows = j - part_first + 1, next_index = ra[1], offset = ra[2], next_line = ra[3], rejects_bytes = ra[4],
+        digest = src.reader and src.reader.digest and journal.digest_at(source, ra[2]) or "-" }
+      if jf then journal.append(jf, rec) end
+      summary.sent = summary.sent + rec.rows
+      chunk_no = chunk_no + 1
+      part_first = j + 1
+    end
+    local ok, res, err, ncalls = pcall(backend.send, on_part)
     summary.calls = summary.calls + (ok and ncalls or 1)
     if not ok or res == nil then
       chunk_no = chunk_no - 1
@@ -529,7 +547,7 @@ local function import(client, source, opts)
       return nil, e
     end
     summary.chunks = summary.chunks + 1
-    summary.sent = summary.sent + npieces
+    summary.sent = summary.sent + npieces - part_first + 1
     summary.bytes = summary.bytes + chunk_bytes
     do
       local added, updated, ignored, refused, queued, split = backend.counts(res)
@@ -553,12 +571,13 @@ local function import(client, source, opts)
         if on_reject then on_reject(entry) end
       end
     end
-    local rec = { chunk = chunk_no, first_line = chunk_first, last_line = chunk_last, rows = npieces,
+    local rec = { chunk = chunk_no, first_line = chunk_lines[part_first] or chunk_first, last_line = chunk_last,
+      rows = npieces - part_first + 1,
       next_index = pos_index, offset = pos_offset, next_line = pos_line,
       rejects_bytes = rej and rej.bytes() or 0,
       digest = src.reader and src.reader.digest and src.reader.digest:hex(true) or "-" }
     if jf then journal.append(jf, rec) end
-    npieces, chunk_bytes, chunk_fields, chunk_lines = 0, 0, 0, {}
+    npieces, chunk_bytes, chunk_fields, chunk_lines, row_after = 0, 0, 0, {}, {}
     rec.response = res
     progress("sent", { chunk_rows = rec.rows })
     if on_chunk and on_chunk(rec) == false then
@@ -582,6 +601,9 @@ local function import(client, source, opts)
       b_index = src.index
       b_offset = reader and reader.offset or 0
       b_line = reader and reader.line or b_index + 1
+      if npieces > 0 and not row_after[npieces] then
+        row_after[npieces] = { b_index, b_offset, b_line, rej and rej.bytes() or 0 }
+      end
       local kind, a, line, _, raw = src.next()
       if kind == nil then break end
       summary.rows = summary.rows + 1

@@ -129,7 +129,11 @@ function M.new(client, o)
 
   -- send contacts[i..j]; a 413 splits that part (nothing of it was processed)
   local function part(i, j, counts)
-    if i == j then return one(rows[i], counts) end
+    if i == j then
+      local ok, err = one(rows[i], counts)
+      if ok and counts.on_part then counts.on_part(i) end
+      return ok, err
+    end
     local contacts = json.array()
     for k = i, j do contacts[#contacts + 1] = rows[k] end
     local res, err = call("actionImportBulk", { list_id = o.list_id, body = body(contacts) })
@@ -146,13 +150,15 @@ function M.new(client, o)
     end
     counts.queued = counts.queued + (j - i + 1)
     b.posted = b.posted + 1
+    if counts.on_part then counts.on_part(j) end
     return true
   end
 
   -- send the chunk: res | nil, err; calls made. res = { queued = n (imported by the service
   -- later), imported/updated/ignored (rows written one by one), split (413s) }
-  function b.send()
-    local counts = { calls = 0, queued = 0, imported = 0, updated = 0, ignored = 0, split = 0 }
+  -- on_part(j): rows 1..j of the chunk are accepted (after each part of a split chunk)
+  function b.send(on_part)
+    local counts = { calls = 0, queued = 0, imported = 0, updated = 0, ignored = 0, split = 0, on_part = on_part }
     local n = #rows
     local ok, err = true, nil
     if n > 0 then ok, err = part(1, n, counts) end
