@@ -1,7 +1,9 @@
 -- egoi.cli.sync - `egoi sync LIST FILE [--dry-run] [--remove unsubscribe|keep] [--api v2|v3]
 -- [--key F] [--snapshot FILE]`: make LIST match FILE (egoi.sync). A self-contained command:
--- { fn = function(ctx, pos, opt), values =, flags =, help = }. ctx.client is the v2 client;
--- ctx.new_client{ api = "v3" } makes one for another API (same key, endpoint, limits).
+-- { run = fn = function(ctx, pos, opt), summary =, values =, flags =, help = } (the shape of
+-- main's egoi.cli.cmd.<name> modules). It needs ctx.client (the v2 client), ctx.json,
+-- ctx.quiet, and for --api v3 ctx.new_client{ api = "v3" } (a client for that API: same key,
+-- endpoint, limits); ctx.key_id (core.key_id of the key) names the default snapshot.
 local output = require "egoi.cli.output"
 
 local function usage(message)
@@ -32,7 +34,10 @@ local function fn(ctx, pos, opt)
   if remove ~= "unsubscribe" and remove ~= "keep" then usage("--remove must be unsubscribe or keep: " .. remove) end
   local sync = require "egoi.sync"
   local client = ctx.client
-  if api ~= "v2" then client = ctx.new_client{ api = api } end
+  if api ~= "v2" then
+    if not ctx.new_client then usage("--api " .. api .. " is not available in this build of the CLI") end
+    client = ctx.new_client{ api = api }
+  end
   local snapshot = opt.snapshot
   if not snapshot and ctx.key_id then snapshot = sync.default_snapshot(ctx.key_id, pos[1]) end
   local stated = false
@@ -59,5 +64,6 @@ local function fn(ctx, pos, opt)
   end
 end
 
-return { fn = fn, help = HELP, flags = { ["dry-run"] = true },
+return { fn = fn, run = fn, help = HELP, flags = { ["dry-run"] = true },
+  summary = { { "sync LIST FILE.csv [--dry-run]", "make a list match a CSV file (egoi sync --help)" } },
   values = { remove = "single", api = "single", key = "single", snapshot = "single" } }
