@@ -16,6 +16,7 @@ local rejects_file = require "egoi.bulk.rejects"
 local validate = require "egoi.bulk.validate"
 local source_of = require "egoi.bulk.source"
 local export = require "egoi.bulk.export"
+local backends = { v2 = require "egoi.bulk.backend_v2", v3 = require "egoi.bulk.backend_v3" }
 
 local type, pairs, ipairs, tostring, tonumber, error, pcall =
   type, pairs, ipairs, tostring, tonumber, error, pcall
@@ -24,12 +25,9 @@ local match, lower, sub = string.match, string.lower, string.sub
 
 local bulk = {}
 
-local DEFAULT_MAX_BYTES = 40 * 1024 * 1024 -- service limit is 50 MB per call
-local KEY_ALLOWANCE = 256                  -- apikey + plugin_key, added by the client
 local EXACT_DEDUPE_LIMIT = 100000           -- distinct keys kept as strings before hashing
 local DEFAULT_MAX_REJECTED = 10000
 local PROGRESS_EVERY = 10000                -- rows between "read" progress reports
-local PREFIX = "functionOptions[subscribers]"
 
 bulk.FIELDS, bulk.READ_ONLY = validate.FIELDS, validate.READ_ONLY
 bulk.email_problem, bulk.normalize_phone = validate.email_problem, validate.normalize_phone
@@ -73,33 +71,10 @@ local function new_dedupe(mode)
 end
 
 ---------------------------------------------------------------------------
--- extra fields of a list: lower-case name -> "extra_<id>"
-
-local function extra_fields(client, list_id)
-  local res, err = client:call("getExtraFields", { listID = list_id })
-  if res == nil then return nil, err end
-  local ef = type(res) == "table" and res.extra_fields
-  local out = {}
-  if type(ef) == "table" then
-    for k, f in pairs(ef) do
-      if type(f) == "table" then
-        local id = f.ID or f.id
-        if id == nil then
-          if type(k) == "number" then id = k - 1 else id = match(tostring(k), "^key_(%d+)$") or k end
-        end
-        local name = f.NAME or f.name or f.ref
-        if name then out[lower(trim(tostring(name)))] = "extra_" .. tostring(id) end
-      end
-    end
-  end
-  return out
-end
-
----------------------------------------------------------------------------
 -- import
 
 local function check_opts(client, source, opts)
-  if type(client) ~= "table" or type(client.call_buffer) ~= "function" then
+  if type(client) ~= "table" or type(client.call) ~= "function" then
     raise_usage("import: argument 'client' must be an egoi client")
   end
   local st = type(source)
@@ -130,6 +105,28 @@ local function check_opts(client, source, opts)
     and opts.operation ~= "1" and opts.operation ~= "2" then
     raise_usage("import: option 'operation' must be 1 (add only) or 2 (add or update), got "
       .. check.show(opts.operation))
+  end
+  if opts.mode ~= nil and opts.mode ~= "add" and opts.mode ~= "update" and opts.mode ~= "update_only" then
+    raise_usage("import: option 'mode' must be \"add\", \"update\" or \"update_only\", got "
+      .. check.show(opts.mode))
+  end
+  if opts.mode ~= nil and opts.operation ~= nil then
+    raise_usage("import: options 'mode' and 'operation' say the same thing: give one")
+  end
+  if opts.receive ~= nil and (type(opts.receive) ~= "function" or opts.callback_url == nil) then
+    raise_usage("import: option 'receive' must be a function and goes with 'callback_url'")
+  end
+  for _, name in ipairs { "wait_timeout", "poll_interval" } do
+    if opts[name] ~= nil and (type(opts[name]) ~= "number" or opts[name] <= 0) then
+      raise_usage(("import: option '%s' must be a positive number of seconds"):format(name))
+    end
+  end
+  if opts.wait ~= nil and type(opts.wait) ~= "boolean" and type(opts.wait) ~= "table" then
+    raise_usage("import: option 'wait' must be true or a table { interval =, timeout = }")
+  end
+  if opts.callback_url ~= nil and (type(opts.callback_url) ~= "string"
+    or not match(opts.callback_url, "^https?://")) then
+    raise_usage("import: option 'callback_url' must be an http(s) URL")
   end
   if opts.map ~= nil and type(opts.map) ~= "table" then
     raise_usage("import: option 'map' must be a table (column -> field or false)")
@@ -229,19 +226,34 @@ local function import(client, source, opts)
   local dedupe_mode = opts.dedupe
   if dedupe_mode == nil then dedupe_mode = "auto" end
 
-  local base = { listID = list_id, compareField = compare, operation = opts.operation or 2,
+  local mode = opts.mode or ((opts.operation == 1 or opts.operation == "1") and "add" or "update")
+  local summary = { rows = 0, sent = 0, rejected = {}, rejected_count = 0, failed = {}, calls = 0,
+    chunks = 0, skipped = 0, bytes = 0, added = 0, updated = 0, ignored = 0, stopped = false,
+    ignored_columns = {}, refused = 0, warnings = {}, queued = 0, split = 0 }
+  local api = client.protocol == "v3" and "v3" or "v2"
+  summary.api = api
+  local backend, why_not = backends[api].new(client, { list_id = list_id, compare = compare, mode = mode,
     status = opts.status, tags = opts.tags, autoresponder = opts.autoresponder,
-    notification = opts.notification }
-  local overhead = #core.form_request("addSubscriberBulk", base, "json") + 1 + KEY_ALLOWANCE
-  local cap = (opts.max_bytes or DEFAULT_MAX_BYTES) - overhead
+    notification = opts.notification, callback_url = opts.callback_url, force_empty = opts.force_empty,
+    warn = function(text) summary.warnings[#summary.warnings + 1] = text end })
+  if not backend then raise_usage("import: " .. why_not) end
+  if api == "v3" then
+    for _, name in ipairs { "tags", "status", "autoresponder", "notification" } do
+      if opts[name] ~= nil then
+        summary.warnings[#summary.warnings + 1] = ("option '%s' has no v3 import equivalent: not sent"):format(name)
+      end
+    end
+  elseif opts.callback_url ~= nil then
+    raise_usage("import: option 'callback_url' needs API v3 (v2 reports through list callbacks)")
+  end
+  local overhead = backend.overhead
+  local cap = (opts.max_bytes or backends[api].default_max) - overhead
   if cap < 64 then
     raise_usage(("import: option 'max_bytes' is too small (the call itself needs about %d bytes)")
       :format(overhead))
   end
 
-  local summary = { rows = 0, sent = 0, rejected = {}, rejected_count = 0, failed = {}, calls = 0,
-    chunks = 0, skipped = 0, bytes = 0, added = 0, updated = 0, ignored = 0, stopped = false,
-    ignored_columns = {}, cap = cap, refused = 0, warnings = {} }
+  summary.cap = cap
   local raising = client.raise ~= false
   local should_stop = opts.should_stop
 
@@ -293,7 +305,7 @@ local function import(client, source, opts)
   local extras -- lower-case extra field name -> extra_<id>, fetched once when needed
   local function lookup_extra(name)
     if not extras then
-      local ef, err = extra_fields(client, list_id)
+      local ef, err = backend.extra_fields()
       summary.calls = summary.calls + 1
       if not ef then return nil, err end
       extras = ef
@@ -465,21 +477,17 @@ local function import(client, source, opts)
 
   local function cleanup()
     src.close()
+    backend.close()
     if jf then jf:close(); jf = nil end
   end
 
-  -- chunk state -------------------------------------------------------
-  -- rows are encoded once, straight into the request body: a core.form_buffer
-  -- that already holds method, type and options (no per-row strings, and the
-  -- C transport sends the chunk from that buffer without another copy)
-  local function body_buffer()
-    local b, e = client:body_buffer("addSubscriberBulk", base)
-    if not b then error(e, 0) end
-    return b
-  end
-  local fb = body_buffer()
+  -- chunk state (rows are encoded once, by the backend, as they are added) ---------
   local npieces, chunk_bytes, chunk_fields = 0, 0, 0
   local chunk_lines = {}
+  -- row_after[k]: { index, offset, line, rejects bytes } of the source right after the chunk's
+  -- k-th row, for a journal record of a part of the chunk (a v3 chunk split after a 413)
+  local row_after = {}
+  local part_first = 1 -- the chunk's first row not journaled yet
   chunk_bytes_now = function() return chunk_bytes end
   local chunk_first, chunk_last
 
@@ -514,10 +522,22 @@ local function import(client, source, opts)
     end
     chunk_no = chunk_no + 1
     progress("send", { chunk_rows = npieces, chunk_bytes = chunk_bytes })
-    local ok, res, err = pcall(client.call_buffer, client, "addSubscriberBulk", fb)
-    fb:close() -- frees the chunk now rather than at the next collection
-    fb = body_buffer()
-    summary.calls = summary.calls + 1
+    part_first = 1
+    -- a part of the chunk (rows 1..j, j < npieces) accepted on its own: journaled at once, so
+    -- that a failure later in the chunk never makes a rerun send those rows again
+    local function on_part(j)
+      local ra = row_after[j]
+      if j >= npieces or not ra then return end
+      local rec = { chunk = chunk_no, first_line = chunk_lines[part_first], last_line = chunk_lines[j],
+        rows = j - part_first + 1, next_index = ra[1], offset = ra[2], next_line = ra[3], rejects_bytes = ra[4],
+        digest = src.reader and src.reader.digest and journal.digest_at(source, ra[2]) or "-" }
+      if jf then journal.append(jf, rec) end
+      summary.sent = summary.sent + rec.rows
+      chunk_no = chunk_no + 1
+      part_first = j + 1
+    end
+    local ok, res, err, ncalls = pcall(backend.send, on_part)
+    summary.calls = summary.calls + (ok and ncalls or 1)
     if not ok or res == nil then
       chunk_no = chunk_no - 1
       local e = ok and err or res
@@ -527,33 +547,37 @@ local function import(client, source, opts)
       return nil, e
     end
     summary.chunks = summary.chunks + 1
-    summary.sent = summary.sent + npieces
+    summary.sent = summary.sent + npieces - part_first + 1
     summary.bytes = summary.bytes + chunk_bytes
-    if type(res) == "table" then
-      summary.added = summary.added + (tonumber(res.ADDED) or 0)
-      summary.updated = summary.updated + (tonumber(res.UPDATED) or 0)
-      summary.ignored = summary.ignored + (tonumber(res.IGNORED) or 0)
-      if type(res.ERRORS) == "table" then
-        for _, e in pairs(res.ERRORS) do
-          if type(e) == "table" then
-            local idx = tonumber(e.LINE)
-            local line = idx and chunk_lines[idx + 1]
-            local code = charset.sanitize(tostring(e.ERROR or e.error or "refused"))
-            summary.failed[#summary.failed + 1] = { line = line, code = code }
-            summary.refused = summary.refused + 1
-            local entry = { line = line, reason = "refused by the service: " .. code, service = true }
-            if rej then rej.write(entry) end
-            if on_reject then on_reject(entry) end
-          end
-        end
+    do
+      local added, updated, ignored, refused, queued, split = backend.counts(res)
+      summary.added = summary.added + added
+      summary.updated = summary.updated + updated
+      summary.ignored = summary.ignored + ignored
+      summary.queued = summary.queued + (queued or 0)
+      summary.split = summary.split + (split or 0)
+      if (split or 0) > 0 and chunk_bytes > 128 then
+        -- the service's cap is below ours: later chunks are made to fit it at once
+        cap = floor(chunk_bytes / 2)
+        summary.cap = cap
+      end
+      for _, e in ipairs(refused) do
+        local line = e.index and chunk_lines[e.index + 1]
+        local code = charset.sanitize(e.code)
+        summary.failed[#summary.failed + 1] = { line = line, code = code }
+        summary.refused = summary.refused + 1
+        local entry = { line = line, reason = "refused by the service: " .. code, service = true }
+        if rej then rej.write(entry) end
+        if on_reject then on_reject(entry) end
       end
     end
-    local rec = { chunk = chunk_no, first_line = chunk_first, last_line = chunk_last, rows = npieces,
+    local rec = { chunk = chunk_no, first_line = chunk_lines[part_first] or chunk_first, last_line = chunk_last,
+      rows = npieces - part_first + 1,
       next_index = pos_index, offset = pos_offset, next_line = pos_line,
       rejects_bytes = rej and rej.bytes() or 0,
       digest = src.reader and src.reader.digest and src.reader.digest:hex(true) or "-" }
     if jf then journal.append(jf, rec) end
-    npieces, chunk_bytes, chunk_fields, chunk_lines = 0, 0, 0, {}
+    npieces, chunk_bytes, chunk_fields, chunk_lines, row_after = 0, 0, 0, {}, {}
     rec.response = res
     progress("sent", { chunk_rows = rec.rows })
     if on_chunk and on_chunk(rec) == false then
@@ -577,6 +601,9 @@ local function import(client, source, opts)
       b_index = src.index
       b_offset = reader and reader.offset or 0
       b_line = reader and reader.line or b_index + 1
+      if npieces > 0 and not row_after[npieces] then
+        row_after[npieces] = { b_index, b_offset, b_line, rej and rej.bytes() or 0 }
+      end
       local kind, a, line, _, raw = src.next()
       if kind == nil then break end
       summary.rows = summary.rows + 1
@@ -591,20 +618,18 @@ local function import(client, source, opts)
           if first then
             reject(line, ("duplicate in file (%s first at line %d)"):format(compare, first), a)
           else
-            local before = fb:len()
-            local len = fb:add(row, PREFIX, npieces) - before -- with its "&" separator
+            local len = backend.add(row, npieces) -- with its separator
             if npieces > 0 and (chunk_bytes + len > cap or (max_rows and npieces >= max_rows)
               or (max_fields and chunk_fields + leaves > max_fields)) then
               -- this row starts the next chunk (its index is part of its names)
-              fb:truncate(before)
+              backend.undo(len)
               local ok, e = send_chunk(b_index, b_offset, b_line)
               if ok == nil then return nil, e end
               if ok == false then return true end
-              local start = fb:len() -- the fresh body holds the options already
-              len = fb:add(row, PREFIX, 0) - start
+              len = backend.add(row, 0)
             end
             if len > cap then
-              fb:truncate(fb:len() - len)
+              backend.undo(len)
               reject(line, ("row too large for max_bytes (%d bytes encoded)"):format(len), a)
             else
               npieces = npieces + 1
@@ -639,6 +664,28 @@ local function import(client, source, opts)
   end
   if r1 == nil then return nil, r2, summary end
   cleanup()
+  if opts.wait and backend.finish and summary.queued > 0 and not summary.interrupted and not summary.stopped then
+    -- v3 imports run on the server: observe the end through the operations queue
+    local done, ncalls, err = backend.finish(opts.wait)
+    summary.calls = summary.calls + ncalls
+    summary.completed = done or false
+    if done == nil then
+      if type(err) == "table" then err.import = summary end
+      if raising then error(err, 0) end
+      return nil, err, summary
+    end
+  end
+  if opts.receive and backend.reports and not summary.interrupted and not summary.stopped then
+    -- v3: the service's own counts, one report per accepted import-bulk call at callback_url
+    local sum, partial = backend.reports(opts.receive, opts.wait_timeout, opts.poll_interval)
+    summary.service = sum or partial
+    summary.reports_missing = not sum or nil
+    local got = sum or partial
+    summary.added = summary.added + got.imported
+    summary.updated = summary.updated + got.updated
+    summary.ignored = summary.ignored + got.ignored
+    summary.invalid = got.invalid
+  end
   progress("done")
   return summary
 end

@@ -54,9 +54,11 @@ options.rate_limit = {
 -- client.subscribers:import(source, opts) / egoi.bulk.import
 options.import = {
   "autoresponder",
+  "callback_url",
   "compare_field",
   "dedupe",
   "encoding",
+  "force_empty",
   "journal",
   "listID",
   "map",
@@ -65,24 +67,33 @@ options.import = {
   "max_record",
   "max_rejected",
   "max_rows",
+  "mode",
   "notification",
   "on_chunk",
   "on_progress",
   "on_reject",
   "operation",
+  "poll_interval",
+  "receive",
   "rejects",
   "should_stop",
   "status",
   "tags",
+  "wait",
+  "wait_timeout",
 }
 
 -- client.subscribers:export(listID, dest, opts) / egoi.bulk.export
 options.export = {
+  "callback_url",
   "eol",
   "on_page",
   "page_size",
+  "poll_interval",
   "raw_names",
+  "receive",
   "segment",
+  "wait_timeout",
 }
 
 return options

@@ -1,12 +1,15 @@
 -- egoi.bulk.export - every subscriber of a list as CSV: subscriberData paged to the end (a
 -- service that caps pages is paged on; the count is checked against the list's), spooled to a
--- temporary file past one page, written once every page has arrived.
+-- temporary file past one page, written once every page has arrived. On API v3 the pages are
+-- GET /lists/{id}/contacts at 1000 (egoi.bulk.reader folds contacts into v2's record names),
+-- so both APIs give the same columns.
 local csv = require "egoi.csv"
 local charset = require "egoi.charset"
 local errors = require "egoi.errors"
 local check = require "egoi.check"
 local option_names = require "egoi.options"
 local source = require "egoi.bulk.source"
+local reader = require "egoi.bulk.reader"
 
 local type, pairs, ipairs, tostring, tonumber, error, pcall =
   type, pairs, ipairs, tostring, tonumber, error, pcall
@@ -109,10 +112,33 @@ local function export(client, list_id, dest, opts)
   local invalid = 0
   local total, total_known
   local cjson = require("cjson").new()
+  local v3 = client.protocol == "v3"
+  if v3 and opts.segment ~= nil then
+    raise_usage("export: option 'segment' is not supported on API v3 yet (v3 exports whole lists)")
+  end
+  if v3 and size > reader.PAGE_V3 then size = reader.PAGE_V3 end
+  local v3_page = v3 and reader.new(client, list_id)
+  local action = opts.callback_url ~= nil
+  if action then
+    if not v3 then raise_usage("export: option 'callback_url' needs API v3 (its export action)") end
+    if type(opts.callback_url) ~= "string" or not match(opts.callback_url, "^https?://") then
+      raise_usage("export: option 'callback_url' must be an http(s) URL")
+    end
+    if type(opts.receive) ~= "function" then
+      raise_usage("export: option 'receive' must be a function returning the callback's file URL (or nil: not yet)")
+    end
+    if opts.wait_timeout ~= nil and (type(opts.wait_timeout) ~= "number" or opts.wait_timeout <= 0) then
+      raise_usage("export: option 'wait_timeout' must be a positive number of seconds")
+    end
+  elseif opts.receive ~= nil then
+    raise_usage("export: option 'receive' goes with 'callback_url'")
+  end
+  local fetched = false
 
   -- the list's subscriber count (one getLists call; its failure fails the export), or nil
   -- when it cannot be known (a segment): then paging goes on to an empty page
   local function list_total()
+    if v3 then return total end -- every v3 page says it (total_items)
     if opts.segment ~= nil and tostring(opts.segment):upper() ~= "ALL" then return nil end
     local res, err = client:call("getLists", {})
     calls = calls + 1
@@ -125,6 +151,19 @@ local function export(client, list_id, dest, opts)
   end
 
   local function page()
+    if action then
+      if fetched then return {} end
+      fetched = true
+      local recs, n = reader.from_action(client, list_id, opts)
+      calls = calls + n
+      return recs
+    end
+    if v3 then
+      calls = calls + 1
+      local recs, t = v3_page(start, size)
+      total = t or total
+      return recs
+    end
     -- one page as an array (subscribers:page copes with every answer shape)
     local recs, err = client.subscribers:page{ listID = list_id, start = start, page_size = size,
       segment = opts.segment }
@@ -179,6 +218,7 @@ local function export(client, list_id, dest, opts)
       start = start + n
       if opts.on_page then opts.on_page({ rows = rows, calls = calls }) end
       if n == 0 or n > size then break end
+      if v3 and total and rows >= total then break end -- no empty page to ask for
       if n < size then
         -- the end, or a service that caps pages below page_size: the list's count decides
         if not total_known then

@@ -114,6 +114,28 @@ end
 --- Check the records against the CSV at `path`: returns how many leading records still
 -- describe the file (digest of the bytes up to each record's offset), and the digest
 -- positioned at the end of the last of them (for a reader that seeks there).
+--- The digest a record at `offset` holds: the source's bytes before offset (after a BOM),
+-- hashed afresh (for a record written for part of a chunk, after the reader went past it).
+function journal.digest_at(path, offset)
+  local d = core.digest()
+  local f = io.open(path, "rb")
+  if not f then return "-" end
+  local head = f:read(3) or ""
+  local pos = 3
+  if head ~= BOM then
+    d:update(head)
+    pos = #head
+  end
+  while pos < offset do
+    local blk = f:read(min(BLOCK, offset - pos))
+    if not blk then break end
+    d:update(blk)
+    pos = pos + #blk
+  end
+  f:close()
+  return d:hex()
+end
+
 function journal.verify(path, records, n)
   n = n or #records
   local d = core.digest()

@@ -20,8 +20,8 @@ local usage = args.usage
 cli.EXIT = failure.EXIT
 cli._parse = args.parse
 
-local ORDER = { "lists", "fields", "segments", "tags", "senders", "import", "export", "campaigns",
-  "campaign", "send", "report", "limits", "call" }
+local ORDER = { "lists", "fields", "segments", "tags", "senders", "import", "export", "sync",
+  "campaigns", "campaign", "send", "report", "limits", "call" }
 local COMMANDS = {}
 for _, name in ipairs(ORDER) do COMMANDS[name] = true end
 
@@ -195,6 +195,14 @@ local function build_client(ctx, g, getenv, env, cmd, opt)
   local client = egoi.new{ apikey = apikey, url = url, protocol = protocol, rate_limit = rate_limit, raise = false,
     app = "egoi-cli", timeout = timeout, connect_timeout = math.min(env_mod.CONNECT_TIMEOUT, timeout) }
   ctx.client = client
+  ctx.key_id = require("egoi.core").key_id(apikey) -- names per-key local state (sync's snapshot)
+  -- a client of another API generation: same key, server, limits (egoi sync --api v3)
+  function ctx.new_client(o)
+    local c = egoi.new{ api = o.api, apikey = apikey, url = url, rate_limit = rate_limit, raise = false,
+      app = "egoi-cli", timeout = timeout, connect_timeout = math.min(env_mod.CONNECT_TIMEOUT, timeout) }
+    if c then ctx.extra_clients = ctx.extra_clients or {}; table.insert(ctx.extra_clients, c) end
+    return c
+  end
   -- the send guard: on unless the command runs against a throwaway sandbox without --ledger
   local ledger = g.ledger or getenv("EGOI_LEDGER")
   if ledger == "" then ledger = nil end
@@ -264,6 +272,7 @@ function cli.main(argv, env)
     cmd.run(ctx, pos, opt)
   end)
   if ctx.client then pcall(ctx.client.close, ctx.client) end
+  for _, c in ipairs(ctx.extra_clients or {}) do pcall(c.close, c) end
   if ctx.sandbox_proc then pcall(ctx.sandbox_proc.stop) end
   if ctx.temp_ledger then os.remove(ctx.temp_ledger) end
   pcall(io.stdout.flush, io.stdout)

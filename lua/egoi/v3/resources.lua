@@ -287,16 +287,31 @@ defs.contacts = {
     return call(self, "patchContact", { list_id = list_id, contact_id = contact_id, body = contact_body(contact) })
   end,
   activities = in_list("getAllContactActivities", "contact_id"),
-  -- rows: an array of contacts (>= 2; { base =, extra = } or flat rows), or the URL of a CSV
-  -- file E-goi downloads (opts.field_mapping then). opts: mode (default "add"), compare_field
-  -- (default "email"), force_empty, notify, callback_url. Answer 202 { result = "success" }:
-  -- the import runs on the server. A body over the 20 MB cap is a 413 error: split the rows
-  -- and import each part (the client never splits or re-sends a write itself).
+  -- The bulk importer (egoi.bulk, v3 backend) for a CSV file path, an iterator or an array
+  -- of flat rows (v2 field names: email, first_name, ..., telephone, lang, extra_<id>): local
+  -- validation, rejects with line numbers, journal and resume, chunks up to the 20 MB cap (a 413
+  -- splits that chunk), opts.mode add|update|update_only; returns the importer's summary.
+  -- One raw import-bulk call instead for rows in v3's own shape ({ base =, extra = }: at least
+  -- 2) or the URL of a CSV file E-goi downloads (opts.field_mapping then): opts mode (default
+  -- "add"), compare_field (default "email"), force_empty, notify, callback_url; answer 202
+  -- { result = "success" }, a 413 is an error (that call is not split).
   import = function(self, list_id, rows, opts)
     local op = "actionImportBulk"
     local why = bad_args{ { "list_id", "id", list_id }, { "opts", "table?", opts } }
     if why then return fail(self, op, why) end
     opts = opts or {}
+    local raw = type(rows) == "string" and rows:match("^https?://")
+    if type(rows) == "table" then
+      for _, row in ipairs(rows) do
+        if type(row) == "table" and (row.base ~= nil or row.extra ~= nil) then raw = true end
+      end
+    end
+    if not raw and (type(rows) == "string" or type(rows) == "table" or type(rows) == "function") then
+      local o = copy(opts)
+      o.listID = list_id
+      if o.mode == nil then o.mode = "add" end
+      return require("egoi.bulk").import(self._client, rows, o)
+    end
     local unknown = check.names(opts, IMPORT_OPTS, "option")
     if unknown then return fail(self, op, unknown) end
     local body = { mode = opts.mode or "add", compare_field = opts.compare_field or "email",
@@ -326,6 +341,15 @@ defs.contacts = {
       return fail(self, op, "argument 'rows' must be an array of contacts or the http(s) URL of a CSV file")
     end
     return call(self, op, { list_id = list_id, body = body })
+  end,
+  -- every contact of the list as CSV (egoi.bulk.export: pages of 1000, the v2 export's columns)
+  export = function(self, list_id, dest, opts)
+    return require("egoi.bulk").export(self._client, list_id, dest, opts)
+  end,
+  -- make the list match source (egoi.sync): opts key, remove "unsubscribe"|"keep", dry_run,
+  -- snapshot; returns the plan (plan.done after a real run)
+  sync = function(self, list_id, source, opts)
+    return require("egoi.sync").run(self._client, list_id, source, opts)
   end,
   -- ids: one contact id or an array; opts: method (default "api"), reason, observation
   unsubscribe = function(self, list_id, ids, opts)

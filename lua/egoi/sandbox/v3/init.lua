@@ -109,10 +109,14 @@ function M.new(api, cfg, log)
       x.body = body
     end
     x.body = x.body or (WRITES[req.method] and json.object() or nil)
-    local ok, status, body, extra = pcall(r[3], x, table.unpack(caps))
+    local ok, status, body, extra, raw = pcall(r[3], x, table.unpack(caps))
     if not ok then
       log(("v3 handler crash in %s: %s"):format(label, tostring(status)))
       status, body = errors.problem(500, "Internal error")
+    end
+    if ok and raw then -- a file, not JSON (GET /exports/<token>.csv): its own Content-Type
+      for _, h in ipairs(extra or {}) do headers[#headers + 1] = h end
+      return { status = status, headers = headers, body = body }, "v3", status < 300 and "OK" or "ERROR"
     end
     for _, h in ipairs(extra or {}) do headers[#headers + 1] = h end
     if status == 422 and cfg.v3_validation ~= "errors" and type(body) == "table" then

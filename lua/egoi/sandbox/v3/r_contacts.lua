@@ -327,6 +327,39 @@ local function import_bulk(x, id)
   return 202, { result = "success" }
 end
 
+-- export files (format csv) by token, served without a key at GET /exports/<token>.csv, as a
+-- signed download link would be; the sandbox's own columns (E-goi's file layout is not
+-- documented): contact_id, status, the base fields, extra_<id>
+local files, file_seq = {}, 0
+local EXPORT_BASE = { "email", "first_name", "last_name", "cellphone", "phone", "birth_date", "language" }
+
+local function csv_cell(v)
+  v = v == nil and "" or tostring(v)
+  if v:find('[",\r\n]') then v = '"' .. v:gsub('"', '""') .. '"' end
+  return v
+end
+
+local function export_csv(l)
+  local ids = {}
+  for fid in pairs(l.fields) do ids[#ids + 1] = fid end
+  table.sort(ids, function(a, b) return tonumber(a) < tonumber(b) end)
+  local head = { "contact_id", "status" }
+  for _, k in ipairs(EXPORT_BASE) do head[#head + 1] = k end
+  for _, fid in ipairs(ids) do head[#head + 1] = "extra_" .. fid end
+  local lines = { table.concat(head, ",") }
+  for _, uid in ipairs(l.order) do
+    local r = l.subs[uid]
+    if r then
+      local v = contact_view(l, r).base
+      local row = { csv_cell(r.UID), csv_cell(v.status) }
+      for _, k in ipairs(EXPORT_BASE) do row[#row + 1] = csv_cell(v[k]) end
+      for _, fid in ipairs(ids) do row[#row + 1] = csv_cell((r.extra or {})[fid]) end
+      lines[#lines + 1] = table.concat(row, ",")
+    end
+  end
+  return table.concat(lines, "\r\n") .. "\r\n"
+end
+
 local function export(x, id)
   local l, s, b = u.list(x, id)
   if not l then return s, b end
@@ -334,12 +367,29 @@ local function export(x, id)
   if not u.object(body) or (body.format ~= "csv" and body.format ~= "xml") then
     return invalid("format", "notInArray", "format must be csv or xml")
   end
-  if body.callback_url and x.out then
-    x.out:post_json(body.callback_url, { file = ("http://sandbox.invalid/exports/%s.%s"):format(l.listnum,
-      body.format) },
-      "export callback")
+  local cb = body.callback_url
+  if cb ~= nil and (type(cb) ~= "string" or not cb:match("^https?://")) then
+    return invalid("callback_url", "invalidUrl", "callback_url must be an http or https URL")
+  end
+  if cb and x.out then
+    local file
+    if body.format == "csv" then
+      file_seq = file_seq + 1
+      local token = ("%08x%s"):format(file_seq, tostring(l.listnum))
+      files[token] = export_csv(l)
+      file = ("http://%s/exports/%s.csv"):format(x.headers and x.headers.host or "sandbox.invalid", token)
+    else
+      file = ("http://sandbox.invalid/exports/%s.xml"):format(l.listnum)
+    end
+    x.out:post_json(cb, { file = file }, "export callback")
   end
   return 202, { result = "success" }
+end
+
+local function export_file(_, token)
+  local f = files[token]
+  if not f then return errors.not_found("Export file") end
+  return 200, f, { { "Content-Type", "text/csv; charset=utf-8" } }, true
 end
 
 local SEARCH_KEY = { email = "EMAIL", cellphone = "CELLPHONE", phone = "TELEPHONE" }
@@ -367,6 +417,7 @@ return {
   { "POST", "^/lists/(%d+)/contacts/actions/detach%-tag$", tagging(false) },
   { "POST", "^/lists/(%d+)/contacts/actions/import%-bulk$", import_bulk },
   { "POST", "^/lists/(%d+)/contacts/actions/export$", export },
+  { "GET", "^/exports/(%x+)%.csv$", export_file, noauth = true },
   { "GET", "^/lists/(%d+)/contacts/(%x+)$", get_contact },
   { "PATCH", "^/lists/(%d+)/contacts/(%x+)$", patch_contact },
   { "GET", "^/contacts/search$", search },
