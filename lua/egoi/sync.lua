@@ -41,8 +41,13 @@ M.UNSUBSCRIBE_BATCH = 10000 -- ids per v3 unsubscribe call (about 1 MB of body)
 local OPTIONS = { "dry_run", "encoding", "export", "key", "max_bytes", "on_plan", "remove", "snapshot" }
 
 -- v2 record key -> field name of a source row (validate's names)
-local RECORD = { EMAIL = "email", FIRST_NAME = "first_name", LAST_NAME = "last_name", CELLPHONE = "cellphone",
-  TELEPHONE = "telephone", BIRTH_DATE = "birth_date", LANGUAGE = "lang", FAX = "fax" }
+-- a v2 record's key -> the field it holds: every base field a row can carry (CITY -> city,
+-- ZIP_CODE -> zip_code, ...; LANGUAGE -> lang), so an unchanged row compares equal. Tags are
+-- not compared (a record holds them as a list).
+local RECORD = { LANGUAGE = "lang" }
+for _, f in pairs(validate.FIELDS) do
+  if f ~= "lang" and f ~= "tags" then RECORD[f:upper()] = f end
+end
 
 local function usage(message, code)
   error(errors.new{ kind = "usage", code = code or "INVALID_ARGUMENT", message = "sync: " .. message,
