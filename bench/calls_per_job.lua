@@ -162,6 +162,13 @@ function jobs.export()
   note = ("paged at 1000 (%d rows; async export not landed); vendor: pages of 10"):format(rows)
 end
 
+-- one CSV field, quoted when it holds a comma or a quote ("Sousa, Jr")
+local function q(v)
+  v = v or ""
+  if v:find('[,"\n]') then return '"' .. v:gsub('"', '""') .. '"' end
+  return v
+end
+
 -- sync: the source is the list with 1 % of contacts changed, 0.5 % added, 0.5 % removed
 function jobs.sync()
   local changed, added, removed = math.floor(n * 0.01), math.floor(n * 0.005), math.floor(n * 0.005)
@@ -181,8 +188,8 @@ function jobs.sync()
     i = i + 1
     if i > removed then
       if i <= removed + changed then row.first_name = "Changed" .. i end
-      f:write(("%s,%s,%s,%s,%s\n"):format(row.email, row.first_name or "", row.last_name or "",
-        row.cellphone or "", row.city or ""))
+      f:write(("%s,%s,%s,%s,%s\n"):format(row.email, q(row.first_name), q(row.last_name),
+        q(row.cellphone), q(row.city)))
     end
   end
   for k = 1, added do f:write(("added%07d@example.com,New,Contact,,Porto\n"):format(k)) end

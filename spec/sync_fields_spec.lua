@@ -42,4 +42,32 @@ describe("egoi.sync (v2) against the sandbox", function()
     assert.equal(1, #plan.changed)
     c:close()
   end)
+
+  local function write(path, text)
+    local f = assert(io.open(path, "w"))
+    f:write(text)
+    f:close()
+  end
+
+  it("never unsubscribes a contact because its source row was refused", function()
+    local c = egoi.new{ apikey = KEY, url = sb:url("/"), rate_limit = false }
+    local list = c:call("createList", { nome = "sync held", idioma_lista = "en" }).LIST_ID
+    local csv = dir .. "/crm.csv"
+    write(csv, "email,first_name,cellphone\nana@example.com,Ana,351-910000001\nrui@example.com,Rui,351-910000002\n"
+      .. "eva@example.com,Eva,351-910000003\n")
+    assert(sync.run(c, list, csv, { snapshot = false }))
+    -- rui's row now has a bad phone: refused, but rui is still in the source; eva is gone
+    write(csv, "email,first_name,cellphone\nana@example.com,Ana,351-910000001\nrui@example.com,Rui,12\n")
+    local plan = assert(sync.run(c, list, csv, { snapshot = false, dry_run = true }))
+    assert.equal(1, #plan.invalid)
+    assert.equal(1, #plan.absent)
+    assert.equal("eva@example.com", plan.absent[1].key)
+    -- a line that cannot be read at all may name anyone: nothing is unsubscribed
+    write(csv, "email,first_name,cellphone\nana@example.com,Ana,351-910000001\n\"broken,Rui\n")
+    plan = assert(sync.run(c, list, csv, { snapshot = false, dry_run = true }))
+    assert.equal(0, #plan.absent)
+    assert.is_table(plan.removal_held)
+    assert.truthy(sync.describe(plan):find("none is unsubscribed", 1, true))
+    c:close()
+  end)
 end)

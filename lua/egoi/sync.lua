@@ -128,7 +128,9 @@ local function read_source(source, key, opts)
   else
     usage("argument 'source' must be a CSV path, an array of rows or an iterator, got " .. type(source))
   end
-  local rows, order, invalid, seen = {}, {}, {}, {}
+  -- held: keys of rows that were refused (a bad field): neither sent nor unsubscribed, since the
+  -- source still names that contact
+  local rows, order, invalid, seen, held = {}, {}, {}, {}, {}
   local resolved = {}
   local function target(col)
     local t = resolved[col]
@@ -149,7 +151,7 @@ local function read_source(source, key, opts)
       local kind, raw, line = src.next()
       if kind == nil then break end
       if kind == "bad" then
-        invalid[#invalid + 1] = { line = line, reason = raw }
+        invalid[#invalid + 1] = { line = line, reason = raw, unkeyed = true }
       else
         local row = {}
         for col, v in pairs(raw) do
@@ -163,9 +165,10 @@ local function read_source(source, key, opts)
         local why = validate.check_row(row)
         local kv = norm_key(key, row[key])
         if why then
-          invalid[#invalid + 1] = { line = line, reason = why }
+          invalid[#invalid + 1] = { line = line, reason = why, unkeyed = kv == nil or nil }
+          if kv then held[kv] = true end
         elseif not kv then
-          invalid[#invalid + 1] = { line = line, reason = "no " .. key }
+          invalid[#invalid + 1] = { line = line, reason = "no " .. key, unkeyed = true }
         elseif seen[kv] then
           invalid[#invalid + 1] = { line = line, reason = ("duplicate %s (first at line %d)"):format(key, seen[kv]) }
         else
@@ -178,7 +181,7 @@ local function read_source(source, key, opts)
   end)
   src.close()
   if not ok then error(err, 0) end
-  return rows, order, invalid
+  return rows, order, invalid, held
 end
 
 ---------------------------------------------------------------------------
@@ -253,7 +256,7 @@ function M.plan(client, list_id, source, opts)
   end
   if opts.on_plan ~= nil and type(opts.on_plan) ~= "function" then usage("option 'on_plan' must be a function") end
 
-  local rows, order, invalid = read_source(source, key, opts)
+  local rows, order, invalid, held = read_source(source, key, opts)
   if opts.export ~= nil and (type(opts.export) ~= "table" or type(opts.export.receive) ~= "function"
     or type(opts.export.callback_url) ~= "string") then
     usage("option 'export' must be { callback_url = URL, receive = function } (v3's export action)")
@@ -275,10 +278,22 @@ function M.plan(client, list_id, source, opts)
   end
   local absent = {}
   for kv, rec in pairs(list) do
-    if not rows[kv] and rec.status ~= "2" then absent[#absent + 1] = { key = kv, id = rec.id } end
+    if not rows[kv] and not held[kv] and rec.status ~= "2" then absent[#absent + 1] = { key = kv, id = rec.id } end
   end
   sort(absent, function(a, b) return a.key < b.key end)
-  if remove == "unsubscribe" then plan.absent = absent else plan.absent_kept = #absent end
+  -- a source row whose key cannot be read may name any contact of the list: unsubscribing
+  -- "absent" contacts would then remove someone the source still holds. Nothing is removed
+  -- until the file reads cleanly (the rows still go in; the dry run says why).
+  local unkeyed = 0
+  for _, x in ipairs(invalid) do if x.unkeyed then unkeyed = unkeyed + 1 end end
+  if remove == "unsubscribe" and unkeyed > 0 and #absent > 0 then
+    plan.removal_held = { rows = unkeyed, contacts = #absent }
+    plan.absent_kept = #absent
+  elseif remove == "unsubscribe" then
+    plan.absent = absent
+  else
+    plan.absent_kept = #absent
+  end
 
   local send = {}
   for _, r in ipairs(plan.new) do send[#send + 1] = r end
@@ -308,7 +323,9 @@ function M.describe(plan)
     format("  new        %d", #plan.new),
     format("  changed    %d", #plan.changed),
     format("  unchanged  %d (not sent)", plan.unchanged),
-    plan.remove == "unsubscribe" and format("  absent     %d (unsubscribed)", #plan.absent)
+    plan.removal_held and format("  absent     %d (kept: %d source row(s) have no readable %s, so none is"
+      .. " unsubscribed until the file is fixed)", plan.absent_kept, plan.removal_held.rows, plan.key)
+      or plan.remove == "unsubscribe" and format("  absent     %d (unsubscribed)", #plan.absent)
       or format("  absent     %d (kept: --remove keep)", plan.absent_kept),
     format("calls: %d to read the list, %d to import (%d chunk%s), %d to unsubscribe%s = %d", c.read, c.import,
       plan.chunks, plan.chunks == 1 and "" or "s", c.remove,
