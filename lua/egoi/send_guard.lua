@@ -322,18 +322,18 @@ function guard.wrap(client, opts)
   end
   if type(request) == "function" then
     -- v3: a send through any path, e.g. client:request("POST", "/campaigns/email/<hash>/actions/send")
-    client.request = function(self, verb, path, opts)
+    client.request = function(self, verb, path, ropts)
       local channel, hash
       if type(verb) == "string" and verb:upper() == "POST" and type(path) == "string" then
         channel, hash = path:gsub("%?.*$", ""):match("^/campaigns/([%w%-]+)/([^/]+)/actions/send/?$")
       end
       local method = channel and V3_SEND_PATHS[channel]
-      if method and (opts == nil or type(opts) == "table") then
-        local options = { campaign_hash = hash, body = opts and opts.body }
-        local res, err = guarded(state, method, options, function() return request(self, verb, path, opts) end)
+      if method and (ropts == nil or type(ropts) == "table") then
+        local options = { campaign_hash = hash, body = ropts and ropts.body }
+        local res, err = guarded(state, method, options, function() return request(self, verb, path, ropts) end)
         return raise_or_return(self, res, err)
       end
-      return request(self, verb, path, opts)
+      return request(self, verb, path, ropts)
     end
   end
   client.send_guard = state

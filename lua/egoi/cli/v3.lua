@@ -95,7 +95,9 @@ its field_id). v3 calls v2's field types formats: --format, not --type.
     if pos[1] == "add" then
       if #pos ~= 3 or pos[3] == "" then usage("usage: egoi fields add LIST NAME [--format F]") end
       local format = opt.format or "text"
-      if not IS_FORMAT[format] then usage("--format must be one of " .. table.concat(FORMATS, " ") .. ": " .. format) end
+      if not IS_FORMAT[format] then
+        usage("--format must be one of " .. table.concat(FORMATS, " ") .. ": " .. format)
+      end
       local res = ctx.v3("fields", "create", id(pos[2]), { name = pos[3], format = format,
         unique = opt.unique or nil })
       if ctx.json then return output.json(res) end
