@@ -222,19 +222,7 @@ M.campaigns = {
 
 -- campaign create-email ------------------------------------------------------------------------
 
-local MAX_HTML = 16 * 1024 * 1024
-
-local function read_html(path)
-  local ok = os.execute("test -f '" .. path:gsub("'", "'\\''") .. "'")
-  if not (ok == true or ok == 0) then usage("--html: " .. path .. " is not a readable file", "FILE_ERROR") end
-  local f, err = io.open(path, "rb")
-  if not f then usage("cannot read " .. path .. ": " .. tostring(err), "FILE_ERROR") end
-  local text = f:read(MAX_HTML + 1)
-  f:close()
-  if text and #text > MAX_HTML then usage("--html: " .. path .. " is over 16 MB") end
-  if not text or text == "" then usage("--html: " .. path .. " is empty") end
-  return text
-end
+local read_html = require("egoi.cli.cmd.campaign").read_html
 
 M.campaign = {
   summary = { { "campaign create-email --list L --subject S --from ID (--url U | --html FILE)",
