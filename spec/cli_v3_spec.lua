@@ -224,3 +224,37 @@ describe("egoi --api v3", function()
     assert.falsy(err:find("ffffffffffff", 1, true))
   end)
 end)
+
+describe("egoi --api v3 when the answer is lost", function()
+  local srv, cli
+  local socket_http = require "socket.http"
+
+  setup(function()
+    cli = helper.new()
+    srv = server.start{ cmd = "python3 spec/servers/faults.py {port}" }
+    local _, code = socket_http.request(("http://127.0.0.1:%d/_ctl/arm?fault=reset_after"):format(srv.port))
+    assert.equal(200, code)
+  end)
+  teardown(function()
+    if srv then srv:stop() end
+    cli:cleanup()
+  end)
+
+  it("a send is exit 5 with the v3 way to check, then refused; a read is exit 3", function()
+    local e = { EGOI_APIKEY = helper.KEY, EGOI_URL = ("http://127.0.0.1:%d"):format(srv.port),
+      EGOI_LEDGER = cli:path("l"), EGOI_API = "v3", EGOI_PROTOCOL = "" }
+    local code, out, err = cli:run("--timeout 2 send abc123 --list 7", e)
+    assert.equal(5, code, out .. err)
+    assert.equal("", out)
+    assert.truthy(err:find("the outcome is unknown", 1, true), err)
+    assert.truthy(err:find("egoi --api v3 report abc123", 1, true), err)
+    assert.truthy(helper.no_internals(err), err)
+    code, _, err = cli:run("--timeout 2 --json send abc123 --list 7", e)
+    assert.equal(6, code, err)
+    assert.truthy(err:find("SEND_OUTCOME_UNKNOWN", 1, true), err)
+    code, out, err = cli:run("--timeout 2 --json lists", e)
+    assert.equal(3, code, out .. err)
+    assert.equal(3, cjson.decode(out).error.exit)
+    assert.falsy((out .. err):find(helper.KEY, 1, true))
+  end)
+end)

@@ -74,7 +74,8 @@ global options:
 
 environment: EGOI_APIKEY, EGOI_URL, EGOI_API, EGOI_PROTOCOL, EGOI_TIMEOUT, EGOI_LEDGER,
   EGOI_RATE_LIMIT (calls[/seconds], or "off"), EGOI_RATE_STATE (rate-limit state file shared by
-  processes using one key), EGOI_RATE_REDIS (redis://[user:password@]host:port/db: one window for every host)
+  processes using one key), EGOI_RATE_REDIS (redis://[user:password@]host:port/db: one window
+  for every host)
 exit codes:
   0   ok
   1   the service refused the call (API error): nothing was done
