@@ -6,9 +6,13 @@
 --
 -- Every send method (sendEmail, sendSMS, sendFAX, sendCall; through client:call, client:invoke
 -- and client.send:*) is keyed by method × campaign × list × target (segment, UIDs, addresses:
--- every other argument). Before the call a "pending" line is appended to the ledger, after it
--- a line with the outcome: "sent", "failed" (the service or the network provably did nothing)
--- or "unknown" (the request may have been applied). A key whose last outcome is "sent",
+-- every other argument). On an API v3 client the sends are the actionSend* operations
+-- (client.campaigns:send / :send_sms / :schedule, client:call, client:invoke) and any
+-- client:request("POST", "/campaigns/<channel>/<hash>/actions/send", ...): one key per
+-- operation × campaign_hash × body.list_id × the rest of the body, whichever path.
+-- Before the call a "pending" line is appended to the ledger, after it a line with the
+-- outcome: "sent", "failed" (the service or the network provably did nothing) or "unknown"
+-- (the request may have been applied). A key whose last outcome is "sent",
 -- "unknown" or a "pending" that never finished (the process died during the call) is refused
 -- with ALREADY_SENT / SEND_OUTCOME_UNKNOWN (kind "usage", before any I/O) unless `again` is
 -- true. Of two processes starting the same send at once, the one whose pending line comes first
@@ -324,7 +328,9 @@ function guard.wrap(client, opts)
     -- v3: a send through any path, e.g. client:request("POST", "/campaigns/email/<hash>/actions/send")
     client.request = function(self, verb, path, ropts)
       local channel, hash
-      if type(verb) == "string" and verb:upper() == "POST" and type(path) == "string" then
+      local proto = type(self) == "table" and rawget(self, "_protocol")
+      local has_paths = not (type(proto) == "table" and proto.raw == nil) -- a v2 client refuses paths itself
+      if has_paths and type(verb) == "string" and verb:upper() == "POST" and type(path) == "string" then
         channel, hash = path:gsub("%?.*$", ""):match("^/campaigns/([%w%-]+)/([^/]+)/actions/send/?$")
       end
       local method = channel and V3_SEND_PATHS[channel]
