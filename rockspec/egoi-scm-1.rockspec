@@ -75,6 +75,7 @@ build = {
       ["egoi.cli.progress"] = "lua/egoi/cli/progress.lua",
       ["egoi.cli.sandbox"] = "lua/egoi/cli/sandbox.lua",
       ["egoi.cli.cmd.sync"] = "lua/egoi/cli/cmd/sync.lua",
+      ["egoi.cli.v3"] = "lua/egoi/cli/v3.lua",
       ["egoi.client"] = "lua/egoi/client.lua",
       ["egoi.csv"] = "lua/egoi/csv.lua",
       ["egoi.deadletter"] = "lua/egoi/deadletter.lua",

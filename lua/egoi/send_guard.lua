@@ -6,9 +6,13 @@
 --
 -- Every send method (sendEmail, sendSMS, sendFAX, sendCall; through client:call, client:invoke
 -- and client.send:*) is keyed by method × campaign × list × target (segment, UIDs, addresses:
--- every other argument). Before the call a "pending" line is appended to the ledger, after it
--- a line with the outcome: "sent", "failed" (the service or the network provably did nothing)
--- or "unknown" (the request may have been applied). A key whose last outcome is "sent",
+-- every other argument). On an API v3 client the sends are the actionSend* operations
+-- (client.campaigns:send / :send_sms / :schedule, client:call, client:invoke) and any
+-- client:request("POST", "/campaigns/<channel>/<hash>/actions/send", ...): one key per
+-- operation × campaign_hash × body.list_id × the rest of the body, whichever path.
+-- Before the call a "pending" line is appended to the ledger, after it a line with the
+-- outcome: "sent", "failed" (the service or the network provably did nothing) or "unknown"
+-- (the request may have been applied). A key whose last outcome is "sent",
 -- "unknown" or a "pending" that never finished (the process died during the call) is refused
 -- with ALREADY_SENT / SEND_OUTCOME_UNKNOWN (kind "usage", before any I/O) unless `again` is
 -- true. Of two processes starting the same send at once, the one whose pending line comes first
@@ -29,7 +33,15 @@ local concat, sort = table.concat, table.sort
 local unpack = table.unpack or unpack -- luacheck: ignore
 local function pack(...) return { n = select("#", ...), ... } end
 
-guard.METHODS = { sendEmail = true, sendSMS = true, sendFAX = true, sendCall = true }
+guard.METHODS = { sendEmail = true, sendSMS = true, sendFAX = true, sendCall = true,
+  -- API v3's sends (POST /campaigns/<channel>/{campaign_hash}/actions/send)
+  actionSendEmail = true, actionSendSms = true, actionSendSmartSms = true, actionSendVoice = true,
+  actionSendPush = true, actionSendWebPush = true }
+
+-- a v3 send path's channel -> its operation id (so client:request and client:call of one send
+-- share a ledger key)
+local V3_SEND_PATHS = { email = "actionSendEmail", sms = "actionSendSms", ["smart-sms"] = "actionSendSmartSms",
+  voice = "actionSendVoice", push = "actionSendPush", ["web-push"] = "actionSendWebPush" }
 
 local MAX_LEDGER = 64 * 1024 * 1024 -- a ledger larger than this is not a ledger
 
@@ -145,18 +157,41 @@ function Ledger:append(rec)
   return true
 end
 
--- flatten arguments into sorted k=v pairs
-local function flatten(t, prefix, out)
+-- flatten arguments into sorted k=v pairs (str: how a value is written, default tostring)
+local function flatten(t, prefix, out, str)
+  str = str or tostring
   for k, v in pairs(t) do
-    local name = prefix and (prefix .. "." .. tostring(k)) or tostring(k)
-    if type(v) == "table" then flatten(v, name, out) else out[#out + 1] = name .. "=" .. tostring(v) end
+    local name = prefix and (prefix .. "." .. str(k)) or str(k)
+    if type(v) == "table" then flatten(v, name, out, str) else out[#out + 1] = name .. "=" .. str(v) end
   end
   return out
 end
 
---- The ledger key of a send and its parts: method, campaign, list, target.
+-- a v3 JSON value as it goes on the wire: 7, 7.0 and "7" are one list or segment id
+local function json_scalar(v)
+  if type(v) == "number" and v == math.floor(v) and v > -2^53 and v < 2^53 then return ("%d"):format(v) end
+  return tostring(v)
+end
+
+--- The ledger key of a send and its parts: method, campaign, list, target. args: v2's wire
+-- arguments ({ campaign =, listID =, ... }) or a v3 operation's options ({ campaign_hash =,
+-- body = { list_id =, segments =, ... } }; no segments means the whole list, as
+-- client.campaigns:send sends it).
 function guard.key(method, args, account)
   local campaign, list, rest = nil, nil, {}
+  if type(args) == "table" and args.campaign_hash ~= nil then
+    campaign = tostring(args.campaign_hash)
+    local body = type(args.body) == "table" and args.body or {}
+    for k, v in pairs(body) do
+      if k == "list_id" then list = json_scalar(v) else rest[k] = v end
+    end
+    if rest.segments == nil then rest.segments = { type = "none" } end
+    local target = flatten(rest, nil, {}, json_scalar)
+    sort(target)
+    local t = concat(target, "&")
+    return concat({ method, account or "", campaign, list or "", t }, "|"),
+      { method = method, campaign = campaign, list = list, target = t }
+  end
   for k, v in pairs(args or {}) do
     if k == "campaign" then campaign = tostring(v)
     elseif k == "listID" then list = tostring(v)
@@ -269,7 +304,7 @@ function guard.wrap(client, opts)
   end
   local state = { path = opts.path or guard.default_path(), again = opts.again == true,
     account = opts.account, clock = opts.clock or os.time }
-  local call, invoke = client.call, client.invoke
+  local call, invoke, request = client.call, client.invoke, client.request
   client.call = function(self, method, options)
     if type(method) == "string" and guard.METHODS[method] and type(options) == "table" then
       local res, err = guarded(state, method, options, function() return call(self, method, options) end)
@@ -278,15 +313,34 @@ function guard.wrap(client, opts)
     return call(self, method, options)
   end
   client.invoke = function(self, name, args)
-    local entry = methods.lookup(name)
+    local catalogue = type(self) == "table" and rawget(self, "_catalogue") or methods
+    local entry = catalogue.lookup(name)
     if entry and guard.METHODS[entry.name] and type(args) == "table" then
-      local wire = methods.prepare(entry, args)
+      local wire = catalogue.prepare(entry, args)
       if wire then
         local res, err = guarded(state, entry.name, wire, function() return invoke(self, name, args) end)
         return raise_or_return(self, res, err)
       end
     end
     return invoke(self, name, args)
+  end
+  if type(request) == "function" then
+    -- v3: a send through any path, e.g. client:request("POST", "/campaigns/email/<hash>/actions/send")
+    client.request = function(self, verb, path, ropts)
+      local channel, hash
+      local proto = type(self) == "table" and rawget(self, "_protocol")
+      local has_paths = not (type(proto) == "table" and proto.raw == nil) -- a v2 client refuses paths itself
+      if has_paths and type(verb) == "string" and verb:upper() == "POST" and type(path) == "string" then
+        channel, hash = path:gsub("%?.*$", ""):match("^/campaigns/([%w%-]+)/([^/]+)/actions/send/?$")
+      end
+      local method = channel and V3_SEND_PATHS[channel]
+      if method and (ropts == nil or type(ropts) == "table") then
+        local options = { campaign_hash = hash, body = ropts and ropts.body }
+        local res, err = guarded(state, method, options, function() return request(self, verb, path, ropts) end)
+        return raise_or_return(self, res, err)
+      end
+      return request(self, verb, path, ropts)
+    end
   end
   client.send_guard = state
   return client

@@ -53,6 +53,15 @@ function env.protocol(getenv, opt_value)
     table.concat(names, ", "), tostring(name)))
 end
 
+--- --api wins over EGOI_API: "v2" (the default) or "v3".
+function env.api(getenv, opt_value)
+  local name = opt_value
+  if name == nil then name = getenv("EGOI_API") end
+  if name == nil or name == "" then return "v2" end
+  if name == "v2" or name == "v3" then return name end
+  usage(("%s must be v2 or v3 (got '%s')"):format(opt_value and "--api" or "EGOI_API", tostring(name)))
+end
+
 --- The per-attempt timeout: --timeout wins over EGOI_TIMEOUT, else 30 s.
 function env.timeout(getenv, opt_value)
   if opt_value ~= nil then return args.seconds(opt_value, "--timeout", env.MAX_TIMEOUT) end

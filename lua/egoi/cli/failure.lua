@@ -29,7 +29,15 @@ local LEDGER_CODES = { ALREADY_SENT = true, SEND_OUTCOME_UNKNOWN = true, SEND_IN
   LEDGER_CORRUPT = true }
 
 local function is_write(err)
-  return type(err.method) == "string" and not methods.is_read_only(err.method)
+  if type(err.method) ~= "string" then return false end
+  if not methods.lookup(err.method) then
+    -- an API v3 operation (getAllLists, searchContacts, ...) or a raw "VERB /path"
+    local op = require("egoi.v3.operations").lookup(err.method)
+    if op then return not op.read_only end
+    local verb = err.method:match("^(%u+) /")
+    if verb then return verb ~= "GET" end
+  end
+  return not methods.is_read_only(err.method)
 end
 
 --- true when err says the request may have been applied (a write that got no clear answer).

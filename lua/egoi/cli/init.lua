@@ -25,14 +25,18 @@ local ORDER = { "lists", "fields", "segments", "tags", "senders", "import", "exp
 local COMMANDS = {}
 for _, name in ipairs(ORDER) do COMMANDS[name] = true end
 
-local function command(name)
+local function command(name, api)
+  if api == "v3" then
+    local v3 = require("egoi.cli.v3")[name]
+    if v3 then return v3 end
+  end
   return require("egoi.cli.cmd." .. name)
 end
 cli._call_args = function(pos) return command("call").call_args(pos) end
 
 local function global_help()
   local lines = { [[
-usage: egoi [--json] [--quiet] [--sandbox] [--timeout S] [--protocol P] COMMAND [ARGS]
+usage: egoi [--json] [--quiet] [--sandbox] [--timeout S] [--api v2|v3] [--protocol P] COMMAND [ARGS]
 
 Drive the E-goi API v2 from the shell. The API key comes from EGOI_APIKEY (never from the
 command line); EGOI_URL overrides the endpoint (https://api.e-goi.com/v2/rest.php; a bare
@@ -63,12 +67,15 @@ global options:
   --timeout S   seconds per attempt of one call (default %d; EGOI_TIMEOUT); a read is tried at
                 most %d times, a write once: one call ends within %s
   --ledger PATH the send ledger (EGOI_LEDGER; default $XDG_STATE_HOME/egoi/sends.ledger)
-  --protocol P  rest (default), xmlrpc, soap or soap_any (EGOI_PROTOCOL)
+  --protocol P  rest (default), xmlrpc, soap or soap_any (EGOI_PROTOCOL); API v2 only
+  --api V       v2 (default) or v3 (EGOI_API): v3 talks to https://api.egoiapp.com with v3's
+                names (`egoi --api v3 COMMAND --help`; doc/CLI.md "API v3")
   --help        this text; `egoi COMMAND --help` for one command
 
-environment: EGOI_APIKEY, EGOI_URL, EGOI_PROTOCOL, EGOI_TIMEOUT, EGOI_LEDGER, EGOI_RATE_LIMIT (calls[/seconds],
-  or "off"), EGOI_RATE_STATE (rate-limit state file shared by processes using one key),
-  EGOI_RATE_REDIS (redis://[user:password@]host:port/db: one window for every host)
+environment: EGOI_APIKEY, EGOI_URL, EGOI_API, EGOI_PROTOCOL, EGOI_TIMEOUT, EGOI_LEDGER,
+  EGOI_RATE_LIMIT (calls[/seconds], or "off"), EGOI_RATE_STATE (rate-limit state file shared by
+  processes using one key), EGOI_RATE_REDIS (redis://[user:password@]host:port/db: one window
+  for every host)
 exit codes:
   0   ok
   1   the service refused the call (API error): nothing was done
@@ -86,7 +93,8 @@ end
 cli.help = global_help
 
 local GLOBAL_FLAGS = { ["--json"] = "json", ["--quiet"] = "quiet", ["--sandbox"] = "sandbox" }
-local GLOBAL_VALUES = { ["--timeout"] = "timeout", ["--ledger"] = "ledger", ["--protocol"] = "protocol" }
+local GLOBAL_VALUES = { ["--timeout"] = "timeout", ["--ledger"] = "ledger", ["--protocol"] = "protocol",
+  ["--api"] = "api" }
 
 -- global options may stand anywhere; the first word that is not an option is the command
 local function split_globals(argv)
@@ -157,12 +165,25 @@ local function wait_reporter(ctx)
   end
 end
 
+local V3_URL = "https://api.egoiapp.com"
+
 local function build_client(ctx, g, getenv, env, cmd, opt)
   local apikey = getenv("EGOI_APIKEY")
   local url = getenv("EGOI_URL")
   local rate_limit = env_mod.rate_limit(getenv)
   local timeout = env_mod.timeout(getenv, g.timeout)
-  local protocol = env_mod.protocol(getenv, g.protocol)
+  local api = ctx.api
+  local protocol
+  if api == "v3" then
+    -- v3 has one protocol of its own (JSON over REST paths)
+    local given = g.protocol and "--protocol" or (getenv("EGOI_PROTOCOL") or "") ~= "" and "EGOI_PROTOCOL"
+    if given then
+      usage(given .. " chooses among API v2's protocols; API v3 has one: drop " .. given
+        .. " (or use --api v2)")
+    end
+  else
+    protocol = env_mod.protocol(getenv, g.protocol)
+  end
   if url == "" then url = nil end
   if g.sandbox then
     local sb = require "egoi.cli.sandbox"
@@ -180,7 +201,7 @@ local function build_client(ctx, g, getenv, env, cmd, opt)
   end
   if url then
     -- checked here (a usage error); the library turns a bare URL into its protocol's endpoint
-    local resolved, uerr = require("egoi.endpoint").resolve(url)
+    local resolved, uerr = require("egoi.endpoint").resolve(url, api == "v3" and V3_URL or nil)
     if not resolved then usage("EGOI_URL: " .. uerr) end
   end
   if cmd.progress and not g.quiet then
@@ -193,16 +214,10 @@ local function build_client(ctx, g, getenv, env, cmd, opt)
   if type(rate_limit) == "table" then rate_limit.on_wait = ctx.report_wait end
   local egoi = require "egoi"
   local client = egoi.new{ apikey = apikey, url = url, protocol = protocol, rate_limit = rate_limit, raise = false,
+    api = api ~= "v2" and api or nil,
     app = "egoi-cli", timeout = timeout, connect_timeout = math.min(env_mod.CONNECT_TIMEOUT, timeout) }
   ctx.client = client
   ctx.key_id = require("egoi.core").key_id(apikey) -- names per-key local state (sync's snapshot)
-  -- a client of another API generation: same key, server, limits (egoi sync --api v3)
-  function ctx.new_client(o)
-    local c = egoi.new{ api = o.api, apikey = apikey, url = url, rate_limit = rate_limit, raise = false,
-      app = "egoi-cli", timeout = timeout, connect_timeout = math.min(env_mod.CONNECT_TIMEOUT, timeout) }
-    if c then ctx.extra_clients = ctx.extra_clients or {}; table.insert(ctx.extra_clients, c) end
-    return c
-  end
   -- the send guard: on unless the command runs against a throwaway sandbox without --ledger
   local ledger = g.ledger or getenv("EGOI_LEDGER")
   if ledger == "" then ledger = nil end
@@ -215,7 +230,8 @@ local function build_client(ctx, g, getenv, env, cmd, opt)
   ledger = ledger or guard.default_path(getenv)
   if not ledger then usage("no place for the send ledger: set HOME, XDG_STATE_HOME or EGOI_LEDGER") end
   guard.wrap(client, { path = ledger, again = opt.again == true,
-    account = require("egoi.core").key_id(apikey) .. "@" .. tostring(url or "api.e-goi.com") })
+    account = require("egoi.core").key_id(apikey) .. "@" .. tostring(url or (api == "v3" and "api.egoiapp.com"
+      or "api.e-goi.com")) })
   ctx.ledger_path = not ctx.temp_ledger and ledger or nil
   return client
 end
@@ -242,9 +258,10 @@ function cli.main(argv, env)
       code = 2
       return
     end
+    ctx.api = env_mod.api(getenv, g.api)
     if cmdname == "help" then
       local name = rest[1]
-      io.stdout:write(name and COMMANDS[name] and command(name).help or global_help())
+      io.stdout:write(name and COMMANDS[name] and command(name, ctx.api).help or global_help())
       return
     end
     if cmdname == "sandbox" then
@@ -252,7 +269,7 @@ function cli.main(argv, env)
       return
     end
     if not COMMANDS[cmdname] then usage("unknown command '" .. cmdname .. "' (see egoi --help)") end
-    local cmd = command(cmdname)
+    local cmd = command(cmdname, ctx.api)
     local flags = { help = true }
     for k in pairs(cmd.flags or {}) do flags[k] = true end
     local pos, opt = args.parse(rest, { values = cmd.values, flags = flags })
@@ -260,6 +277,7 @@ function cli.main(argv, env)
       io.stdout:write(cmd.help)
       return
     end
+    if cmd.refuse then cmd.refuse(ctx, pos, opt) end -- a usage error before any client or sandbox
     local client = build_client(ctx, g, getenv, env, cmd, opt)
     function ctx.call(method, a, empty_codes)
       local res, cerr = client:call(method, a)
@@ -269,10 +287,16 @@ function cli.main(argv, env)
       end
       return res
     end
+    -- v3: ctx.v3("lists", "all", ...) calls client.lists:all(...); a failure raises its error
+    function ctx.v3(resource, method, ...)
+      local r = client[resource]
+      local res, cerr = r[method](r, ...)
+      if res == nil and cerr ~= nil then error(cerr, 0) end
+      return res
+    end
     cmd.run(ctx, pos, opt)
   end)
   if ctx.client then pcall(ctx.client.close, ctx.client) end
-  for _, c in ipairs(ctx.extra_clients or {}) do pcall(c.close, c) end
   if ctx.sandbox_proc then pcall(ctx.sandbox_proc.stop) end
   if ctx.temp_ledger then os.remove(ctx.temp_ledger) end
   pcall(io.stdout.flush, io.stdout)

@@ -4,7 +4,21 @@ local usage = require("egoi.cli.args").usage
 
 local MAX_HTML = 16 * 1024 * 1024
 
+-- the text of --html FILE (a regular file, not empty, at most 16 MB), or a usage error
+local function read_html(path)
+  local ok = os.execute("test -f '" .. path:gsub("'", "'\\''") .. "'")
+  if not (ok == true or ok == 0) then usage("--html: " .. path .. " is not a readable file", "FILE_ERROR") end
+  local f, err = io.open(path, "rb")
+  if not f then usage("cannot read " .. path .. ": " .. tostring(err), "FILE_ERROR") end
+  local text = f:read(MAX_HTML + 1)
+  f:close()
+  if text and #text > MAX_HTML then usage("--html: " .. path .. " is over 16 MB") end
+  if not text or text == "" then usage("--html: " .. path .. " is empty") end
+  return text
+end
+
 return {
+  read_html = read_html,
   summary = { { "campaign create-email --list L --subject S --from ID (--url U | --html FILE)",
     "create an e-mail campaign" } },
   help = [[
@@ -28,14 +42,7 @@ Create an e-mail campaign; prints its hash. Sender ids: egoi senders.
     if opt.url then
       args.url = opt.url
     else
-      local ok = os.execute("test -f '" .. opt.html:gsub("'", "'\\''") .. "'")
-      if not (ok == true or ok == 0) then usage("--html: " .. opt.html .. " is not a readable file", "FILE_ERROR") end
-      local f, err = io.open(opt.html, "rb")
-      if not f then usage("cannot read " .. opt.html .. ": " .. tostring(err), "FILE_ERROR") end
-      args.message = f:read(MAX_HTML + 1)
-      f:close()
-      if args.message and #args.message > MAX_HTML then usage("--html: " .. opt.html .. " is over 16 MB") end
-      if not args.message or args.message == "" then usage("--html: " .. opt.html .. " is empty") end
+      args.message = read_html(opt.html)
     end
     local res = ctx.call("createCampaignEmail", args)
     if ctx.json then return output.json(res) end

@@ -11,7 +11,24 @@ local function with_hint(err, hint)
   return copy
 end
 
+-- a failed send's error, with the way on when the outcome is unknown or it was sent already
+-- (prog: "egoi", or "egoi --api v3")
+local function hinted(res, hash, opt, prog)
+  local cls = failure.class(res)
+  local again = ("%s send %s --list %s%s --again"):format(prog, hash, opt.list,
+    opt.segment and (" --segment " .. opt.segment) or "")
+  if cls == "unknown" or (type(res) == "table" and res.code == "SEND_OUTCOME_UNKNOWN") then
+    return with_hint(res, ("before retrying, check what went out: `%s report %s` (SENT) or the "
+      .. "campaign in the E-goi dashboard; only if nothing was sent: %s"):format(prog, hash, again))
+  elseif type(res) == "table" and res.code == "ALREADY_SENT" then
+    return with_hint(res, ("`%s report %s` shows what went out; to send it once more: %s")
+      :format(prog, hash, again))
+  end
+  return res
+end
+
 return {
+  hinted = hinted,
   summary = { { "send HASH --list LIST [--segment S] [--again]", "send an e-mail campaign (once: see the ledger)" } },
   help = [[
 usage: egoi send HASH --list LIST [--segment SEGMENT] [--again] [--ledger PATH]
@@ -28,19 +45,7 @@ Exit 5 means the outcome is unknown (the request may have been applied): check
     local hash = pos[1]
     local ok, res = pcall(ctx.call, "sendEmail", { campaign = hash, listID = opt.list,
       segment = opt.segment or "ALL" })
-    if not ok then
-      local cls = failure.class(res)
-      local again = ("egoi send %s --list %s%s --again"):format(hash, opt.list,
-        opt.segment and (" --segment " .. opt.segment) or "")
-      if cls == "unknown" or (type(res) == "table" and res.code == "SEND_OUTCOME_UNKNOWN") then
-        error(with_hint(res, ("before retrying, check what went out: `egoi report %s` (SENT) or the "
-          .. "campaign in the E-goi dashboard; only if nothing was sent: %s"):format(hash, again)), 0)
-      elseif type(res) == "table" and res.code == "ALREADY_SENT" then
-        error(with_hint(res, ("`egoi report %s` shows what went out; to send it once more: %s")
-          :format(hash, again)), 0)
-      end
-      error(res, 0)
-    end
+    if not ok then error(hinted(res, hash, opt, "egoi"), 0) end
     if ctx.json then return output.json(res) end
     io.stdout:write("sending campaign ", hash, " (", tostring(type(res) == "table" and res.ID or "ok"), ")\n")
     if ctx.ledger_path and not ctx.quiet then

@@ -1,9 +1,6 @@
--- egoi sync - `egoi sync LIST FILE [--dry-run] [--remove unsubscribe|keep] [--api v2|v3]
--- [--key F] [--snapshot FILE]`: make LIST match FILE (egoi.sync). A self-contained command:
--- { run = fn = function(ctx, pos, opt), summary =, values =, flags =, help = } (the shape of
--- main's egoi.cli.cmd.<name> modules). It needs ctx.client (the v2 client), ctx.json,
--- ctx.quiet, and for --api v3 ctx.new_client{ api = "v3" } (a client for that API: same key,
--- endpoint, limits); ctx.key_id (core.key_id of the key) names the default snapshot.
+-- egoi sync LIST FILE [--dry-run] [--remove unsubscribe|keep] [--key F] [--snapshot FILE]:
+-- make LIST match FILE (egoi.sync) over the API the global --api names (ctx.client);
+-- ctx.key_id (core.key_id of the key) names the default snapshot.
 local output = require "egoi.cli.output"
 
 local function usage(message)
@@ -28,16 +25,11 @@ A dry run and the real run read the same list and agree on the calls.
 
 local function fn(ctx, pos, opt)
   if #pos ~= 2 then usage("usage: egoi sync LIST FILE.csv [--dry-run] [--remove unsubscribe|keep] [--api v2|v3]") end
-  local api = opt.api or "v2"
-  if api ~= "v2" and api ~= "v3" then usage("--api must be v2 or v3: " .. api) end
+  -- --api is the CLI's global option: ctx.client already speaks that API
   local remove = opt.remove or "unsubscribe"
   if remove ~= "unsubscribe" and remove ~= "keep" then usage("--remove must be unsubscribe or keep: " .. remove) end
   local sync = require "egoi.sync"
   local client = ctx.client
-  if api ~= "v2" then
-    if not ctx.new_client then usage("--api " .. api .. " is not available in this build of the CLI") end
-    client = ctx.new_client{ api = api }
-  end
   local snapshot = opt.snapshot
   if not snapshot and ctx.key_id then snapshot = sync.default_snapshot(ctx.key_id, pos[1]) end
   local stated = false
@@ -66,4 +58,4 @@ end
 
 return { fn = fn, run = fn, help = HELP, flags = { ["dry-run"] = true },
   summary = { { "sync LIST FILE.csv [--dry-run]", "make a list match a CSV file (egoi sync --help)" } },
-  values = { remove = "single", api = "single", key = "single", snapshot = "single" } }
+  values = { remove = "single", key = "single", snapshot = "single" } }
