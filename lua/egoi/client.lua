@@ -473,6 +473,15 @@ local function server_says_no(self, headers, info)
   return wait
 end
 
+-- A pause the server names (a window's reset, Retry-After) as seconds to hold: nil when it names
+-- none (missing, 0, negative, NaN), else at most RETRY_AFTER_CAP, so neither a 0 nor a huge or
+-- infinite value from the wire can make the client spin or sleep for years (or make the
+-- limiter's block() refuse the length).
+local function server_pause(s)
+  if type(s) ~= "number" or s ~= s or s <= 0 then return nil end
+  return min(s, RETRY_AFTER_CAP)
+end
+
 -- The windows a protocol reads from an answer's limit headers (P.limits(headers) ->
 -- { { remaining =, reset = seconds, limit =, budget = bool, name = }, ... }): the client never
 -- plans beyond what the server says is left. A window at 0 holds every call until its reset
@@ -484,7 +493,8 @@ local function follow(self, wins)
   local now = self._clock()
   local wait
   for _, w in ipairs(wins) do
-    if w.remaining <= 0 and (wait == nil or w.reset > wait) then wait = w.reset end
+    local reset = server_pause(w.reset) -- a window at 0 without a known reset holds nothing
+    if w.remaining <= 0 and reset and (wait == nil or reset > wait) then wait = reset end
   end
   local rl = self._limiter
   if wait then
@@ -549,8 +559,11 @@ local function exchange(self, method, req, read_only, entry)
     if wins and not hold then
       -- refused although no window shows 0: wait for the longest reset (or Retry-After)
       local now = self._clock()
-      local longest = retry_after(type(headers) == "table" and headers["retry-after"] or nil, now) or 0
-      for _, w in ipairs(wins) do if w.reset > longest then longest = w.reset end end
+      local longest = server_pause(retry_after(type(headers) == "table" and headers["retry-after"] or nil, now)) or 0
+      for _, w in ipairs(wins) do
+        local reset = server_pause(w.reset)
+        if reset and reset > longest then longest = reset end
+      end
       if longest > 0 then
         hold = longest
         if now + hold > (self._hold_until or 0) then self._hold_until = now + hold end
