@@ -49,10 +49,16 @@ local function unescape(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
--- the URL without its credentials, for messages
+-- the URL without its credentials, for messages: everything before the last '@' but the
+-- scheme (parse_url reads the credentials up to the last '@' too, so a password holding '/'
+-- or '@', or a URL with a mistyped scheme, never shows)
 function M.redact(url)
   if type(url) ~= "string" then return tostring(url) end
-  return (url:gsub("^(%a[%w+.-]*://)[^@/]*@", "%1***@"))
+  local at = url:match("^.*()@")
+  if not at then return url end
+  local scheme = url:match("^%a[%w+.-]*:/*") or ""
+  if #scheme >= at then scheme = "" end
+  return scheme .. "***" .. url:sub(at)
 end
 
 -- parse_url(url) -> { host, port, db, user, password } | nil, message

@@ -1,0 +1,32 @@
+-- A Redis URL's password never shows in an error, whatever it holds ('/', '@') and even when
+-- the URL is mistyped (the message names the URL to help, with the credentials replaced).
+local egoi = require "egoi"
+local redis = require "egoi.limiter.redis"
+
+local KEY = "0123456789abcdef0123456789abcdef01234567"
+
+describe("Redis URL messages", function()
+  local cases = {
+    "redis://u:pa/SECRET@host:99999",
+    "redis://u:p@SECRET@host:99999",
+    "redis:/u:SECRET@host",
+    "redis//:SECRET@host",
+    "rediss://u:SECRET@host",
+    "redis://u:SECRET/x@h/abc",
+    "redis://:SECRET@h:0",
+  }
+  for _, url in ipairs(cases) do
+    it("hide the password of " .. url:gsub("SECRET", "..."), function()
+      local ok, err = pcall(egoi.new, { apikey = KEY, rate_limit = { redis = url } })
+      assert.is_false(ok)
+      assert.equal("usage", err.kind)
+      assert.is_nil(tostring(err):find("SECRET", 1, true), tostring(err))
+      assert.is_nil(redis.redact(url):find("SECRET", 1, true))
+    end)
+  end
+
+  it("keep a URL without credentials as it is", function()
+    assert.equal("redis://127.0.0.1:6379/2", redis.redact("redis://127.0.0.1:6379/2"))
+    assert.equal("redis://***@127.0.0.1:6379/2", redis.redact("redis://u:p@127.0.0.1:6379/2"))
+  end)
+end)
