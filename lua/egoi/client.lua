@@ -589,6 +589,7 @@ local function exchange(self, method, req, read_only, entry)
     local result, perr = self._protocol.parse(ctx, response, method, entry)
     local code = result and self._protocol.business_errors ~= false and find_api_error(result, entry)
     if code then
+      code = scrub(self, code) -- the server's text: it may echo the key
       return nil, { kind = "api", code = code, http_status = st, retryable = retry, reason = reason,
         message = errors.message(code) or code }, retry
     end
@@ -608,6 +609,7 @@ local function exchange(self, method, req, read_only, entry)
   end
   local code = self._protocol.business_errors ~= false and find_api_error(result, entry)
   if code then
+    code = scrub(self, code) -- the server's text: it may echo the key
     local retry = code == "INTERNAL_ERROR" and read_only
     return nil, { kind = "api", code = code, http_status = st, retryable = retry,
       message = errors.message(code) or code }, retry

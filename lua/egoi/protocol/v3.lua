@@ -192,12 +192,13 @@ local function code_of(status, title)
   return "HTTP_" .. status
 end
 
--- scrub every string of a decoded error body (the key never leaves in an error)
+-- scrub every string of a decoded error body, keys too (the `errors` map's names go into the
+-- message): the key never leaves in an error
 local function scrubbed(ctx, v, depth)
   if type(v) == "string" then return ctx.scrub(v) end
   if type(v) ~= "table" or depth > 20 then return v end
   local out = {}
-  for k, x in pairs(v) do out[k] = scrubbed(ctx, x, depth + 1) end
+  for k, x in pairs(v) do out[type(k) == "string" and ctx.scrub(k) or k] = scrubbed(ctx, x, depth + 1) end
   return out
 end
 
