@@ -82,6 +82,14 @@ local function headers_for(ctx, with_body)
   local h = header_cache[ctx]
   if not h then
     local a = ctx.arguments({})
+    -- they go out as header values: a CR, LF or NUL would make the transport raise (or split
+    -- the head); refuse before any I/O, naming the option, never its value
+    for _, name in ipairs{ "apikey", "plugin_key" } do
+      if type(a[name]) == "string" and a[name]:find("[%c]") then
+        return nil, ("option '%s' holds a control character (CR, LF, NUL, ...): it cannot be sent"
+          .. " in a v3 header"):format(name)
+      end
+    end
     local base = { Apikey = a.apikey, Accept = "application/json", PluginKey = a.plugin_key }
     local body = { ["Content-Type"] = "application/json" }
     for k, v in pairs(base) do body[k] = v end
@@ -141,7 +149,9 @@ function M.build(ctx, method, options, entry)
     end
     body = s
   end
-  return { verb = entry.verb, url = url, headers = headers_for(ctx, body ~= nil), body = body }
+  local headers, why = headers_for(ctx, body ~= nil)
+  if not headers then return nil, usage(method, method .. ": " .. why) end
+  return { verb = entry.verb, url = url, headers = headers, body = body }
 end
 
 --- raw(verb, path, opts) -> method, options, entry | nil, errfields (client:request)
