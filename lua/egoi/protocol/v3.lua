@@ -42,6 +42,8 @@ local function scalar(v)
   return tostring(v)
 end
 
+local SCALAR = { string = true, number = true, boolean = true }
+
 -- style=form, explode=true: k=v, an array repeats k, a table value k[sub]=v; sorted keys
 local function query_string(method, q)
   local keys = {}
@@ -55,6 +57,12 @@ local function query_string(method, q)
     local v = q[k]
     local tv = type(v)
     if tv == "table" then
+      for sk, x in pairs(v) do
+        if not SCALAR[type(x)] or not SCALAR[type(sk)] then
+          return nil, usage(method, ("%s: query value '%s' must hold strings, numbers or booleans, got %s"):format(
+            method, k, SCALAR[type(sk)] and type(x) or (type(sk) .. " key")))
+        end
+      end
       if v[1] ~= nil or json.is_array(v) then
         for _, x in ipairs(v) do parts[#parts + 1] = escape(k) .. "=" .. escape(scalar(x)) end
       else
