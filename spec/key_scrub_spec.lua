@@ -35,7 +35,14 @@ local FAULT = '<?xml version="1.0"?><methodResponse><fault><value><struct>'
   .. '<member><name>faultString</name><value><string>' .. KEY .. '</string></value></member>'
   .. '<member><name>faultCode</name><value><int>3</int></value></member></struct></value></fault></methodResponse>'
 
+local FAULT_CODE = '<?xml version="1.0"?><methodResponse><fault><value><struct>'
+  .. '<member><name>faultString</name><value><string>x</string></value></member>'
+  .. '<member><name>faultCode</name><value><string>' .. KEY .. '</string></value></member></struct></value></fault>'
+  .. '</methodResponse>'
+
 local answers = {
+  { 200, FAULT_CODE },
+  { 500, FAULT_CODE },
   { 500, "oops " .. KEY },
   { 200, "not json " .. KEY },
   { 400, '{"title":"Bad ' .. KEY .. '","detail":"' .. KEY .. '","errors":{"' .. KEY .. '":"' .. KEY .. '"}}' },
