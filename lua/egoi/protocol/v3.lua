@@ -112,13 +112,15 @@ local function expand(entry, options)
   local path = entry.path:gsub("{([%w_]+)}", function(p)
     local v = options[p]
     if type(v) == "number" and v == floor(v) and v >= 1 then return ("%d"):format(v) end
-    if type(v) == "string" and v ~= "" then return escape(v) end
+    -- "." and ".." are dot segments: an HTTP client or the server folds them away, and
+    -- DELETE /lists/7/segments/.. would reach /lists/7/ (the list itself)
+    if type(v) == "string" and v ~= "" and v ~= "." and v ~= ".." then return escape(v) end
     missing = missing or p
     return ""
   end)
   if missing then
-    return nil, usage(entry.name, ("%s: argument '%s' is required (a positive integer or a non-empty string)"):format(
-      entry.name, missing))
+    return nil, usage(entry.name, ("%s: argument '%s' is required (a positive integer or a non-empty string"
+      .. " other than '.' and '..')"):format(entry.name, missing))
   end
   return path
 end
@@ -171,6 +173,12 @@ function M.raw(verb, path, opts)
   verb = verb:upper()
   if type(path) ~= "string" or path:sub(1, 1) ~= "/" or path:find("[%s%c]") then
     return nil, usage(nil, where .. ": argument 'path' must be a path starting with '/' (no spaces)")
+  end
+  for seg in path:gsub("[?#].*$", ""):gmatch("[^/]+") do
+    if seg == "." or seg == ".." then
+      -- folded away on the way: the call would reach another resource than the one named
+      return nil, usage(nil, where .. ": argument 'path' must not hold '.' or '..' segments")
+    end
   end
   if opts ~= nil and type(opts) ~= "table" then
     return nil, usage(nil, where .. ": argument 'opts' must be a table or nil")
