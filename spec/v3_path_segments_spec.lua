@@ -39,3 +39,21 @@ describe("v3 path parameters", function()
     assert.equal(2, t.sent)
   end)
 end)
+
+describe("v3 numbers in paths and queries", function()
+  it("refuse an id too large for an exact integer, and NaN or an infinity in a query", function()
+    local c, t = client()
+    for _, v in ipairs{ 1e300, math.huge, 2 ^ 63, 2 ^ 53 } do
+      local ok, r, err = pcall(c.call, c, "getList", { list_id = v })
+      assert.is_true(ok, tostring(r))
+      assert.equal("INVALID_ARGUMENT", err.code)
+      assert.is_truthy(err.message:find("'list_id'", 1, true))
+    end
+    for _, q in ipairs{ { limit = 0 / 0 }, { limit = math.huge }, { a = { -math.huge } } } do
+      local r, err = c:call("getAllContacts", { list_id = 1, query = q })
+      assert.is_nil(r)
+      assert.equal("INVALID_ARGUMENT", err.code)
+    end
+    assert.equal(0, t.sent)
+  end)
+end)

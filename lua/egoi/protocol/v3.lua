@@ -44,6 +44,11 @@ end
 
 local SCALAR = { string = true, number = true, boolean = true }
 
+-- a NaN or an infinity has no query form (it went out as "-nan" / "inf")
+local function finite(v)
+  return type(v) ~= "number" or (v == v and v ~= math.huge and v ~= -math.huge)
+end
+
 -- style=form, explode=true: k=v, an array repeats k, a table value k[sub]=v; sorted keys
 local function query_string(method, q)
   local keys = {}
@@ -58,9 +63,9 @@ local function query_string(method, q)
     local tv = type(v)
     if tv == "table" then
       for sk, x in pairs(v) do
-        if not SCALAR[type(x)] or not SCALAR[type(sk)] then
+        if not SCALAR[type(x)] or not SCALAR[type(sk)] or not finite(x) then
           return nil, usage(method, ("%s: query value '%s' must hold strings, numbers or booleans, got %s"):format(
-            method, k, SCALAR[type(sk)] and type(x) or (type(sk) .. " key")))
+            method, k, not SCALAR[type(sk)] and (type(sk) .. " key") or finite(x) and type(x) or tostring(x)))
         end
       end
       if v[1] ~= nil or json.is_array(v) then
@@ -74,11 +79,11 @@ local function query_string(method, q)
           parts[#parts + 1] = escape(k) .. "%5B" .. escape(sk) .. "%5D=" .. escape(scalar(x))
         end
       end
-    elseif tv == "string" or tv == "number" or tv == "boolean" then
+    elseif (tv == "string" or tv == "number" or tv == "boolean") and finite(v) then
       parts[#parts + 1] = escape(k) .. "=" .. escape(scalar(v))
     else
-      return nil, usage(method, ("%s: query value '%s' must be a string, number, boolean or table, got %s"):format(
-        method, k, tv))
+      return nil, usage(method, ("%s: query value '%s' must be a string, finite number, boolean or table, got %s")
+        :format(method, k, tv == "number" and tostring(v) or tv))
     end
   end
   return concat(parts, "&")
@@ -111,7 +116,7 @@ local function expand(entry, options)
   local missing
   local path = entry.path:gsub("{([%w_]+)}", function(p)
     local v = options[p]
-    if type(v) == "number" and v == floor(v) and v >= 1 then return ("%d"):format(v) end
+    if type(v) == "number" and v == floor(v) and v >= 1 and v < 2 ^ 53 then return ("%d"):format(v) end
     -- "." and ".." are dot segments: an HTTP client or the server folds them away, and
     -- DELETE /lists/7/segments/.. would reach /lists/7/ (the list itself)
     if type(v) == "string" and v ~= "" and v ~= "." and v ~= ".." then return escape(v) end
@@ -119,8 +124,8 @@ local function expand(entry, options)
     return ""
   end)
   if missing then
-    return nil, usage(entry.name, ("%s: argument '%s' is required (a positive integer or a non-empty string"
-      .. " other than '.' and '..')"):format(entry.name, missing))
+    return nil, usage(entry.name, ("%s: argument '%s' is required (a positive integer below 2^53, or a"
+      .. " non-empty string other than '.' and '..')"):format(entry.name, missing))
   end
   return path
 end
