@@ -73,8 +73,8 @@ local function snippet(self, body) return snippet_key(secrets[self], body) end
 local function check_number(opts, name, default, allow_zero)
   local v = opts[name]
   if v == nil then return default end
-  if type(v) ~= "number" or v ~= v or v < 0 or (v == 0 and not allow_zero) then
-    error(usage("INVALID_ARGUMENT", ("egoi.new: option '%s' must be a %s number"):format(
+  if type(v) ~= "number" or v ~= v or v < 0 or (v == 0 and not allow_zero) or v == math.huge then
+    error(usage("INVALID_ARGUMENT", ("egoi.new: option '%s' must be a finite %s number"):format(
       name, allow_zero and "non-negative" or "positive")), 0)
   end
   return v
@@ -101,13 +101,14 @@ local function make_limiter(rl, apikey)
   end
   local calls = rl.calls == nil and 150 or rl.calls
   local window = rl.window == nil and 3600 or rl.window
-  if type(calls) ~= "number" or calls < 1 or floor(calls) ~= calls then
-    error(usage("INVALID_ARGUMENT", "egoi.new: option 'rate_limit.calls' must be a positive integer"), 0)
+  -- (the limiters hold at most 100000 calls; a window must end)
+  if type(calls) ~= "number" or calls < 1 or floor(calls) ~= calls or calls > 100000 then
+    error(usage("INVALID_ARGUMENT", "egoi.new: option 'rate_limit.calls' must be an integer from 1 to 100000"), 0)
   end
-  if type(window) ~= "number" or window ~= window or window <= 0 then
-    error(usage("INVALID_ARGUMENT", "egoi.new: option 'rate_limit.window' must be a positive number"), 0)
+  if type(window) ~= "number" or window ~= window or window <= 0 or window == math.huge then
+    error(usage("INVALID_ARGUMENT", "egoi.new: option 'rate_limit.window' must be a finite positive number"), 0)
   end
-  if rl.max_wait ~= nil and (type(rl.max_wait) ~= "number" or rl.max_wait < 0) then
+  if rl.max_wait ~= nil and (type(rl.max_wait) ~= "number" or rl.max_wait ~= rl.max_wait or rl.max_wait < 0) then
     error(usage("INVALID_ARGUMENT", "egoi.new: option 'rate_limit.max_wait' must be a non-negative number"), 0)
   end
   if rl.on_wait ~= nil and type(rl.on_wait) ~= "function" then
