@@ -94,6 +94,7 @@ function M.parse_url(url)
     local db = path:match("^/(%d+)$")
     if not db then return nil, "the Redis URL's path must be a database number (/0): " .. M.redact(url) end
     cfg.db = tonumber(db)
+    if cfg.db > 1000000 then return nil, "the Redis URL's database number is too large: " .. M.redact(url) end
   end
   return cfg
 end
