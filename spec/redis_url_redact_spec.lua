@@ -47,3 +47,15 @@ describe("Redis options out of range", function()
     assert.is_nil(err.message:find("SECRET", 1, true))
   end)
 end)
+
+describe("Redis timeouts out of range", function()
+  it("are usage errors naming the rate_limit option", function()
+    for _, rl in ipairs{ { redis_timeout = 1e7 }, { redis_connect_timeout = 0.00001 }, { redis_timeout = 0 / 0 } } do
+      rl.redis = "redis://127.0.0.1:6379/0"
+      local ok, err = pcall(egoi.new, { apikey = KEY, rate_limit = rl })
+      assert.is_false(ok)
+      assert.equal("usage", err.kind, tostring(err))
+      assert.is_truthy(err.message:find("'rate_limit.redis_", 1, true), err.message)
+    end
+  end)
+end)

@@ -270,10 +270,11 @@ local function bad(name, what)
   error(usage(("egoi.limiter.redis.new: option '%s' must be %s"):format(name, what)), 3)
 end
 
+-- (core.redis takes 0.001 .. 1e6 seconds)
 local function opt_seconds(opts, name, default)
   local v = opts[name]
   if v == nil then return default end
-  if type(v) ~= "number" or v ~= v or v <= 0 or v == huge then bad(name, "a positive number of seconds") end
+  if type(v) ~= "number" or not (v >= 0.001 and v <= 1e6) then bad(name, "a number of seconds from 0.001 to 1e6") end
   return v
 end
 
@@ -357,7 +358,7 @@ function M.for_client(rl, calls, window, key, own)
     on_unavailable = on, fallback = on == "local" and own or nil })
   if not ok then
     if type(lim) == "table" and lim.message then
-      lim.message = lim.message:gsub("^egoi%.limiter%.redis%.new: option '(%w+)'", function(o)
+      lim.message = lim.message:gsub("^egoi%.limiter%.redis%.new: option '([%w_]+)'", function(o)
         local name = ({ url = "redis", prefix = "redis_prefix", connect_timeout = "redis_connect_timeout",
           timeout = "redis_timeout" })[o] or o
         return "egoi.new: option 'rate_limit." .. name .. "'"
