@@ -317,7 +317,8 @@ defs.contacts = {
           :format(#rows))
       end
       local contacts = json.array()
-      for i, row in ipairs(rows) do
+      for i = 1, #rows do -- (not ipairs: a hole would drop every row after it, silently)
+        local row = rows[i]
         if type(row) ~= "table" then return fail(self, op, ("row %d is not a table"):format(i)) end
         contacts[i] = contact_body(row)
       end
