@@ -26,3 +26,24 @@ describe("v3 contacts:import rows", function()
     assert.equal(3, #cjson.decode(t.sent[#t.sent].body).contacts)
   end)
 end)
+
+describe("v3 id arrays", function()
+  it("refuse a hole instead of dropping the ids after it", function()
+    local t = { sent = 0 }
+    function t.request() t.sent = t.sent + 1 return 200, {}, "{}" end
+    function t.close() end
+    local c = egoi.new{ api = "v3", apikey = "0123456789abcdef0123", transport = t, raise = false,
+      rate_limit = { state_file = false }, log = function() end }
+    local ids = { "a1", "a2", "a3", "a4" }
+    ids[3] = nil
+    if #ids == 4 then
+      local r, err = c.contacts:unsubscribe(3, ids)
+      assert.is_nil(r)
+      assert.equal("INVALID_ARGUMENT", err.code)
+      r, err = c.contacts:attach_tag(3, 5, ids)
+      assert.is_nil(r)
+      assert.equal("INVALID_ARGUMENT", err.code)
+      assert.equal(0, t.sent)
+    end
+  end)
+end)
