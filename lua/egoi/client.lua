@@ -751,7 +751,9 @@ function Client:call_buffer(method, buffer)
   if type(method) ~= "string" or method == "" then
     return finish(self, nil, usage("INVALID_ARGUMENT", "call_buffer: argument 'method' must be a non-empty string"))
   end
-  if type(buffer) ~= "userdata" then
+  -- (any other userdata made the transport raise, after a limiter slot was taken)
+  local mt = type(buffer) == "userdata" and getmetatable(buffer)
+  if type(mt) ~= "table" or mt.__name ~= "egoi.core.form_buffer" then
     return finish(self, nil, usage("INVALID_ARGUMENT", "call_buffer: argument 'buffer' must come from body_buffer",
       method))
   end
