@@ -402,8 +402,12 @@ static double rd_opt_number(lua_State *L, const char *name, double def, double l
         if (lua_type(L, -1) != LUA_TNUMBER)
             luaL_error(L, "redis: option '%s' must be a number", name);
         v = (double)lua_tonumber(L, -1);
-        if (!(v >= lo && v <= hi))
-            luaL_error(L, "redis: option '%s' must be from %g to %g", name, lo, hi);
+        if (!(v >= lo && v <= hi)) {
+            /* lua_pushfstring knows no %g (Lua 5.4 raises "invalid option") */
+            char range[64];
+            snprintf(range, sizeof range, "%g to %g", lo, hi);
+            luaL_error(L, "redis: option '%s' must be from %s", name, range);
+        }
     }
     lua_pop(L, 1);
     return v;

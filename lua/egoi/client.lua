@@ -73,8 +73,8 @@ local function snippet(self, body) return snippet_key(secrets[self], body) end
 local function check_number(opts, name, default, allow_zero)
   local v = opts[name]
   if v == nil then return default end
-  if type(v) ~= "number" or v ~= v or v < 0 or (v == 0 and not allow_zero) then
-    error(usage("INVALID_ARGUMENT", ("egoi.new: option '%s' must be a %s number"):format(
+  if type(v) ~= "number" or v ~= v or v < 0 or (v == 0 and not allow_zero) or v == math.huge then
+    error(usage("INVALID_ARGUMENT", ("egoi.new: option '%s' must be a finite %s number"):format(
       name, allow_zero and "non-negative" or "positive")), 0)
   end
   return v
@@ -101,13 +101,14 @@ local function make_limiter(rl, apikey)
   end
   local calls = rl.calls == nil and 150 or rl.calls
   local window = rl.window == nil and 3600 or rl.window
-  if type(calls) ~= "number" or calls < 1 or floor(calls) ~= calls then
-    error(usage("INVALID_ARGUMENT", "egoi.new: option 'rate_limit.calls' must be a positive integer"), 0)
+  -- (the limiters hold at most 100000 calls; a window must end)
+  if type(calls) ~= "number" or calls < 1 or floor(calls) ~= calls or calls > 100000 then
+    error(usage("INVALID_ARGUMENT", "egoi.new: option 'rate_limit.calls' must be an integer from 1 to 100000"), 0)
   end
-  if type(window) ~= "number" or window ~= window or window <= 0 then
-    error(usage("INVALID_ARGUMENT", "egoi.new: option 'rate_limit.window' must be a positive number"), 0)
+  if type(window) ~= "number" or window ~= window or window <= 0 or window == math.huge then
+    error(usage("INVALID_ARGUMENT", "egoi.new: option 'rate_limit.window' must be a finite positive number"), 0)
   end
-  if rl.max_wait ~= nil and (type(rl.max_wait) ~= "number" or rl.max_wait < 0) then
+  if rl.max_wait ~= nil and (type(rl.max_wait) ~= "number" or rl.max_wait ~= rl.max_wait or rl.max_wait < 0) then
     error(usage("INVALID_ARGUMENT", "egoi.new: option 'rate_limit.max_wait' must be a non-negative number"), 0)
   end
   if rl.on_wait ~= nil and type(rl.on_wait) ~= "function" then
@@ -475,6 +476,15 @@ local function server_says_no(self, headers, info)
   return wait
 end
 
+-- A pause the server names (a window's reset, Retry-After) as seconds to hold: nil when it names
+-- none (missing, 0, negative, NaN), else at most RETRY_AFTER_CAP, so neither a 0 nor a huge or
+-- infinite value from the wire can make the client spin or sleep for years (or make the
+-- limiter's block() refuse the length).
+local function server_pause(s)
+  if type(s) ~= "number" or s ~= s or s <= 0 then return nil end
+  return min(s, RETRY_AFTER_CAP)
+end
+
 -- The windows a protocol reads from an answer's limit headers (P.limits(headers) ->
 -- { { remaining =, reset = seconds, limit =, budget = bool, name = }, ... }): the client never
 -- plans beyond what the server says is left. A window at 0 holds every call until its reset
@@ -486,7 +496,8 @@ local function follow(self, wins)
   local now = self._clock()
   local wait
   for _, w in ipairs(wins) do
-    if w.remaining <= 0 and (wait == nil or w.reset > wait) then wait = w.reset end
+    local reset = server_pause(w.reset) -- a window at 0 without a known reset holds nothing
+    if w.remaining <= 0 and reset and (wait == nil or reset > wait) then wait = reset end
   end
   local rl = self._limiter
   if wait then
@@ -551,8 +562,11 @@ local function exchange(self, method, req, read_only, entry)
     if wins and not hold then
       -- refused although no window shows 0: wait for the longest reset (or Retry-After)
       local now = self._clock()
-      local longest = retry_after(type(headers) == "table" and headers["retry-after"] or nil, now) or 0
-      for _, w in ipairs(wins) do if w.reset > longest then longest = w.reset end end
+      local longest = server_pause(retry_after(type(headers) == "table" and headers["retry-after"] or nil, now)) or 0
+      for _, w in ipairs(wins) do
+        local reset = server_pause(w.reset)
+        if reset and reset > longest then longest = reset end
+      end
       if longest > 0 then
         hold = longest
         if now + hold > (self._hold_until or 0) then self._hold_until = now + hold end
@@ -578,6 +592,7 @@ local function exchange(self, method, req, read_only, entry)
     local result, perr = self._protocol.parse(ctx, response, method, entry)
     local code = result and self._protocol.business_errors ~= false and find_api_error(result, entry)
     if code then
+      code = scrub(self, code) -- the server's text: it may echo the key
       return nil, { kind = "api", code = code, http_status = st, retryable = retry, reason = reason,
         message = errors.message(code) or code }, retry
     end
@@ -597,6 +612,7 @@ local function exchange(self, method, req, read_only, entry)
   end
   local code = self._protocol.business_errors ~= false and find_api_error(result, entry)
   if code then
+    code = scrub(self, code) -- the server's text: it may echo the key
     local retry = code == "INTERNAL_ERROR" and read_only
     return nil, { kind = "api", code = code, http_status = st, retryable = retry,
       message = errors.message(code) or code }, retry
@@ -737,7 +753,9 @@ function Client:call_buffer(method, buffer)
   if type(method) ~= "string" or method == "" then
     return finish(self, nil, usage("INVALID_ARGUMENT", "call_buffer: argument 'method' must be a non-empty string"))
   end
-  if type(buffer) ~= "userdata" then
+  -- (any other userdata made the transport raise, after a limiter slot was taken)
+  local mt = type(buffer) == "userdata" and getmetatable(buffer)
+  if type(mt) ~= "table" or mt.__name ~= "egoi.core.form_buffer" then
     return finish(self, nil, usage("INVALID_ARGUMENT", "call_buffer: argument 'buffer' must come from body_buffer",
       method))
   end

@@ -49,10 +49,16 @@ local function unescape(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
--- the URL without its credentials, for messages
+-- the URL without its credentials, for messages: everything before the last '@' but the
+-- scheme (parse_url reads the credentials up to the last '@' too, so a password holding '/'
+-- or '@', or a URL with a mistyped scheme, never shows)
 function M.redact(url)
   if type(url) ~= "string" then return tostring(url) end
-  return (url:gsub("^(%a[%w+.-]*://)[^@/]*@", "%1***@"))
+  local at = url:match("^.*()@")
+  if not at then return url end
+  local scheme = url:match("^%a[%w+.-]*:/*") or ""
+  if #scheme >= at then scheme = "" end
+  return scheme .. "***" .. url:sub(at)
 end
 
 -- parse_url(url) -> { host, port, db, user, password } | nil, message
@@ -88,6 +94,7 @@ function M.parse_url(url)
     local db = path:match("^/(%d+)$")
     if not db then return nil, "the Redis URL's path must be a database number (/0): " .. M.redact(url) end
     cfg.db = tonumber(db)
+    if cfg.db > 1000000 then return nil, "the Redis URL's database number is too large: " .. M.redact(url) end
   end
   return cfg
 end
@@ -263,10 +270,11 @@ local function bad(name, what)
   error(usage(("egoi.limiter.redis.new: option '%s' must be %s"):format(name, what)), 3)
 end
 
+-- (core.redis takes 0.001 .. 1e6 seconds)
 local function opt_seconds(opts, name, default)
   local v = opts[name]
   if v == nil then return default end
-  if type(v) ~= "number" or v ~= v or v <= 0 or v == huge then bad(name, "a positive number of seconds") end
+  if type(v) ~= "number" or not (v >= 0.001 and v <= 1e6) then bad(name, "a number of seconds from 0.001 to 1e6") end
   return v
 end
 
@@ -350,7 +358,7 @@ function M.for_client(rl, calls, window, key, own)
     on_unavailable = on, fallback = on == "local" and own or nil })
   if not ok then
     if type(lim) == "table" and lim.message then
-      lim.message = lim.message:gsub("^egoi%.limiter%.redis%.new: option '(%w+)'", function(o)
+      lim.message = lim.message:gsub("^egoi%.limiter%.redis%.new: option '([%w_]+)'", function(o)
         local name = ({ url = "redis", prefix = "redis_prefix", connect_timeout = "redis_connect_timeout",
           timeout = "redis_timeout" })[o] or o
         return "egoi.new: option 'rate_limit." .. name .. "'"

@@ -42,6 +42,13 @@ local function scalar(v)
   return tostring(v)
 end
 
+local SCALAR = { string = true, number = true, boolean = true }
+
+-- a NaN or an infinity has no query form (it went out as "-nan" / "inf")
+local function finite(v)
+  return type(v) ~= "number" or (v == v and v ~= math.huge and v ~= -math.huge)
+end
+
 -- style=form, explode=true: k=v, an array repeats k, a table value k[sub]=v; sorted keys
 local function query_string(method, q)
   local keys = {}
@@ -55,6 +62,12 @@ local function query_string(method, q)
     local v = q[k]
     local tv = type(v)
     if tv == "table" then
+      for sk, x in pairs(v) do
+        if not SCALAR[type(x)] or not SCALAR[type(sk)] or not finite(x) then
+          return nil, usage(method, ("%s: query value '%s' must hold strings, numbers or booleans, got %s"):format(
+            method, k, not SCALAR[type(sk)] and (type(sk) .. " key") or finite(x) and type(x) or tostring(x)))
+        end
+      end
       if v[1] ~= nil or json.is_array(v) then
         for _, x in ipairs(v) do parts[#parts + 1] = escape(k) .. "=" .. escape(scalar(x)) end
       else
@@ -66,11 +79,11 @@ local function query_string(method, q)
           parts[#parts + 1] = escape(k) .. "%5B" .. escape(sk) .. "%5D=" .. escape(scalar(x))
         end
       end
-    elseif tv == "string" or tv == "number" or tv == "boolean" then
+    elseif (tv == "string" or tv == "number" or tv == "boolean") and finite(v) then
       parts[#parts + 1] = escape(k) .. "=" .. escape(scalar(v))
     else
-      return nil, usage(method, ("%s: query value '%s' must be a string, number, boolean or table, got %s"):format(
-        method, k, tv))
+      return nil, usage(method, ("%s: query value '%s' must be a string, finite number, boolean or table, got %s")
+        :format(method, k, tv == "number" and tostring(v) or tv))
     end
   end
   return concat(parts, "&")
@@ -82,6 +95,14 @@ local function headers_for(ctx, with_body)
   local h = header_cache[ctx]
   if not h then
     local a = ctx.arguments({})
+    -- they go out as header values: a CR, LF or NUL would make the transport raise (or split
+    -- the head); refuse before any I/O, naming the option, never its value
+    for _, name in ipairs{ "apikey", "plugin_key" } do
+      if type(a[name]) == "string" and a[name]:find("[%c]") then
+        return nil, ("option '%s' holds a control character (CR, LF, NUL, ...): it cannot be sent"
+          .. " in a v3 header"):format(name)
+      end
+    end
     local base = { Apikey = a.apikey, Accept = "application/json", PluginKey = a.plugin_key }
     local body = { ["Content-Type"] = "application/json" }
     for k, v in pairs(base) do body[k] = v end
@@ -95,14 +116,16 @@ local function expand(entry, options)
   local missing
   local path = entry.path:gsub("{([%w_]+)}", function(p)
     local v = options[p]
-    if type(v) == "number" and v == floor(v) and v >= 1 then return ("%d"):format(v) end
-    if type(v) == "string" and v ~= "" then return escape(v) end
+    if type(v) == "number" and v == floor(v) and v >= 1 and v < 2 ^ 53 then return ("%d"):format(v) end
+    -- "." and ".." are dot segments: an HTTP client or the server folds them away, and
+    -- DELETE /lists/7/segments/.. would reach /lists/7/ (the list itself)
+    if type(v) == "string" and v ~= "" and v ~= "." and v ~= ".." then return escape(v) end
     missing = missing or p
     return ""
   end)
   if missing then
-    return nil, usage(entry.name, ("%s: argument '%s' is required (a positive integer or a non-empty string)"):format(
-      entry.name, missing))
+    return nil, usage(entry.name, ("%s: argument '%s' is required (a positive integer below 2^53, or a"
+      .. " non-empty string other than '.' and '..')"):format(entry.name, missing))
   end
   return path
 end
@@ -141,7 +164,9 @@ function M.build(ctx, method, options, entry)
     end
     body = s
   end
-  return { verb = entry.verb, url = url, headers = headers_for(ctx, body ~= nil), body = body }
+  local headers, why = headers_for(ctx, body ~= nil)
+  if not headers then return nil, usage(method, method .. ": " .. why) end
+  return { verb = entry.verb, url = url, headers = headers, body = body }
 end
 
 --- raw(verb, path, opts) -> method, options, entry | nil, errfields (client:request)
@@ -153,6 +178,12 @@ function M.raw(verb, path, opts)
   verb = verb:upper()
   if type(path) ~= "string" or path:sub(1, 1) ~= "/" or path:find("[%s%c]") then
     return nil, usage(nil, where .. ": argument 'path' must be a path starting with '/' (no spaces)")
+  end
+  for seg in path:gsub("[?#].*$", ""):gmatch("[^/]+") do
+    if seg == "." or seg == ".." then
+      -- folded away on the way: the call would reach another resource than the one named
+      return nil, usage(nil, where .. ": argument 'path' must not hold '.' or '..' segments")
+    end
   end
   if opts ~= nil and type(opts) ~= "table" then
     return nil, usage(nil, where .. ": argument 'opts' must be a table or nil")
@@ -192,12 +223,13 @@ local function code_of(status, title)
   return "HTTP_" .. status
 end
 
--- scrub every string of a decoded error body (the key never leaves in an error)
+-- scrub every string of a decoded error body, keys too (the `errors` map's names go into the
+-- message): the key never leaves in an error
 local function scrubbed(ctx, v, depth)
   if type(v) == "string" then return ctx.scrub(v) end
   if type(v) ~= "table" or depth > 20 then return v end
   local out = {}
-  for k, x in pairs(v) do out[k] = scrubbed(ctx, x, depth + 1) end
+  for k, x in pairs(v) do out[type(k) == "string" and ctx.scrub(k) or k] = scrubbed(ctx, x, depth + 1) end
   return out
 end
 

@@ -72,8 +72,8 @@ function M.parse(ctx, response)
     return shape(v, true)
   elseif ok == false then
     return nil, { kind = "protocol", code = "XMLRPC_FAULT", http_status = status, answered = true,
-      message = "XML-RPC fault " .. tostring(v.faultCode) .. ": " .. ctx.snippet(tostring(v.faultString)),
-      detail = { faultCode = v.faultCode, faultString = ctx.scrub(v.faultString) } }
+      message = "XML-RPC fault " .. ctx.snippet(tostring(v.faultCode)) .. ": " .. ctx.snippet(tostring(v.faultString)),
+      detail = { faultCode = ctx.scrub(v.faultCode), faultString = ctx.scrub(v.faultString) } }
   end
   return nil, { kind = "protocol", code = v or "MALFORMED_XML", http_status = status,
     message = ctx.scrub(m or "malformed XML-RPC answer") }

@@ -25,21 +25,36 @@ function M.is_array(t)
   return getmetatable(t) == ARRAY
 end
 
+-- Bound on the tables one body may hold, counted along every path (a table reached twice
+-- counts twice, as cjson writes it twice): a body that reaches the same tables through many
+-- paths would otherwise cost time exponential in its depth, here and in cjson.
+local MAX_TABLES = 1000000
+
 -- a copy with every marked empty table replaced by the placeholder (nil when there is none)
-local function mark(v, depth)
-  if depth > 100 then return nil end
+-- | nil, nil, message for a body that contains itself or is too large
+local function mark(v, depth, st)
+  if st.path[v] then return nil, nil, "the body contains itself (a table inside its own contents)" end
+  if depth > 1000 then return nil, nil, "the body is nested more than 1000 levels deep" end
+  st.n = st.n + 1
+  if st.n > MAX_TABLES then
+    return nil, nil, ("the body holds more than %d tables (counting a table each time it is reached)"):format(
+      MAX_TABLES)
+  end
+  st.path[v] = true
   local found, out = false, {}
   for k, x in pairs(v) do
     if type(x) == "table" then
       if getmetatable(x) == ARRAY and next(x) == nil then
         x, found = EMPTY, true
       else
-        local m = mark(x, depth + 1)
+        local m, _, why = mark(x, depth + 1, st)
+        if why then return nil, nil, why end
         if m then x, found = m, true end
       end
     end
     out[k] = x
   end
+  st.path[v] = nil
   return found and out or nil
 end
 
@@ -48,7 +63,9 @@ function M.encode(value)
   local v = value
   if type(v) == "table" then
     if getmetatable(v) == ARRAY and next(v) == nil then return "[]" end
-    v = mark(v, 0) or v
+    local m, _, why = mark(v, 0, { n = 0, path = {} })
+    if why then return nil, why end
+    v = m or v
   end
   local ok, s = pcall(cjson.encode, v)
   if not ok then return nil, tostring(s) end

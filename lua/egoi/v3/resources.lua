@@ -45,7 +45,7 @@ local function bad_args(spec)
       local ok = is_id(v)
       if not ok and type(v) == "table" and #v > 0 then
         ok = true
-        for _, x in ipairs(v) do if not is_id(x) then ok = false break end end
+        for i = 1, #v do if not is_id(v[i]) then ok = false break end end -- (a hole is no id)
       end
       if not ok then
         return ("argument '%s' must be an id or a non-empty array of ids, got %s"):format(name, check.show(v))
@@ -64,7 +64,7 @@ end
 local function ids_array(v)
   if type(v) ~= "table" then return json.array{ v } end
   local out = json.array()
-  for i, x in ipairs(v) do out[i] = x end
+  for i = 1, #v do out[i] = v[i] end
   return out
 end
 
@@ -332,7 +332,8 @@ defs.contacts = {
           :format(#rows))
       end
       local contacts = json.array()
-      for i, row in ipairs(rows) do
+      for i = 1, #rows do -- (not ipairs: a hole would drop every row after it, silently)
+        local row = rows[i]
         if type(row) ~= "table" then return fail(self, op, ("row %d is not a table"):format(i)) end
         contacts[i] = contact_body(row)
       end
