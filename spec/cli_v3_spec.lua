@@ -1,10 +1,11 @@
 -- spec/cli_v3_spec.lua - the real bin/egoi with --api v3 (and EGOI_API=v3) against the sandbox's
 -- v3 API: every command with v3's names, --json documents and errors, `call VERB /path`, the
 -- send ledger guarding v3 sends through every path, and the usage errors (--protocol with v3,
--- a bad --api, import/export not yet on v3, v2-only options).
+-- a bad --api, v2-only options), import and export over v3.
 local server = require "helpers.server"
 local helper = require "helpers.egoi_cli"
 local cjson = require("cjson").new()
+local REPO = assert(io.popen("pwd")):read("*l") -- busted runs from the repository
 
 describe("egoi --api v3", function()
   local sb, cli, env
@@ -182,7 +183,7 @@ describe("egoi --api v3", function()
     assert.truthy(fails(2, "--api v3 call getLists"):find("usage: egoi --api v3 call", 1, true))
   end)
 
-  it("usage errors: a bad --api, --protocol or EGOI_PROTOCOL with v3, import/export not yet on v3", function()
+  it("usage errors: a bad --api, --protocol or EGOI_PROTOCOL with v3, v2-only import options", function()
     local err = fails(2, "--api v4 lists")
     assert.truthy(err:find("--api must be v2 or v3 (got 'v4')", 1, true), err)
     err = fails(2, "lists", { EGOI_API = "3" })
@@ -193,14 +194,25 @@ describe("egoi --api v3", function()
     assert.truthy(err:find("EGOI_PROTOCOL", 1, true), err)
     local code = run("--protocol xmlrpc lists")
     assert.equal(0, code) -- v2 keeps its protocols
-    for _, c in ipairs{ "import 1 x.csv", "export 1 out.csv", "--json import 1 x.csv --journal j" } do
-      local e, out = fails(2, "--api v3 " .. c)
-      assert.truthy(e:find("not yet on API v3: use --api v2", 1, true), e)
+    -- v2-only import options are refused over v3 before any client or call (a dead URL changes nothing)
+    for _, c in ipairs{ "import 1 x.csv --operation 1", "import 1 x.csv --status 1", "--json import 1 x.csv --tags 3" } do
+      local e, out = fails(2, "--api v3 " .. c, { EGOI_URL = "http://127.0.0.1:1" })
+      assert.truthy(e:find("is API v2's only", 1, true), e)
       if c:find("--json", 1, true) then assert.equal(2, cjson.decode(out).error.exit) end
     end
-    -- no sandbox or call is started for them: a dead URL changes nothing
-    err = fails(2, "--api v3 import 1 x.csv", { EGOI_URL = "http://127.0.0.1:1" })
-    assert.truthy(err:find("not yet on API v3", 1, true))
+  end)
+
+  it("imports a CSV and exports the list over v3 with the same commands as v2", function()
+    local list = json("lists create " .. helper.q("v3 import")).list_id
+    local out = ok(("import %s %s"):format(id(list), helper.q(REPO .. "/examples/contacts.csv")))
+    assert.truthy(out:find("300 sent in 1 calls", 1, true), out)
+    assert.truthy(out:find("line 302: not an e-mail address", 1, true), out)
+    local dest = cli:path("v3-export.csv")
+    local _, _, err = run(("--api v3 export %s %s"):format(id(list), helper.q(dest)))
+    assert.truthy(err:find("exported 300 subscribers", 1, true), err)
+    local n = 0
+    for _ in io.lines(dest) do n = n + 1 end
+    assert.equal(301, n)
   end)
 
   it("help texts are v3's under --api v3", function()

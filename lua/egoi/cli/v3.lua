@@ -354,19 +354,26 @@ goes through the send ledger like `egoi send` (--again repeats).
   end,
 }
 
--- not yet over v3 ------------------------------------------------------------------------------
+-- import and export: the same commands, through the one importer's v3 backend -----------------
 
-local function not_yet(name, line)
-  return {
-    summary = { { line, "not yet on API v3: use --api v2" } },
-    help = ("usage: egoi --api v3 %s\n`egoi %s` is not yet on API v3: use --api v2.\n"):format(line, name),
-    values = require("egoi.cli.cmd." .. name).values,
-    refuse = function() usage(("egoi %s is not yet on API v3: use --api v2"):format(name), "NOT_ON_V3") end,
-    run = function() usage(("egoi %s is not yet on API v3: use --api v2"):format(name), "NOT_ON_V3") end,
-  }
+-- v2's import options that v3's import-bulk has no counterpart for: refused, never ignored
+local V2_ONLY = { operation = "--operation (v3 imports add or update by --compare-field)",
+  status = "--status (v3 sets a new contact's status itself)", tags = "--tags (v3: egoi call, attach-tag)",
+  ["max-fields"] = "--max-fields (a v2 form-field cap)" }
+
+local function over_v3(name)
+  local v2 = require("egoi.cli.cmd." .. name)
+  local c = {}
+  for k, v in pairs(v2) do c[k] = v end
+  c.refuse = function(_, _, opt)
+    for o, why in pairs(V2_ONLY) do
+      if opt[o] ~= nil then usage(("egoi --api v3 %s: %s is API v2's only"):format(name, why)) end
+    end
+  end
+  return c
 end
-M.import = not_yet("import", "import LIST FILE.csv [options]")
-M.export = not_yet("export", "export LIST [FILE]")
+M.import = over_v3("import")
+M.export = over_v3("export")
 
 for _, c in pairs(M) do c.api = "v3" end
 
