@@ -642,7 +642,18 @@ local function perform(self, method, options, entry, buffer)
       lerr.method = method
       return nil, errors.new(lerr)
     end
-    local result, err, retry, again = exchange(self, method, req, read_only, entry)
+    -- a transport object or parser that raises (a custom one, or a bug) must not escape
+    -- raise = false nor leave the slot at its reservation time: its error becomes a
+    -- protocol error, never retried (the request may have gone out)
+    local okx, result, err, retry, again = pcall(exchange, self, method, req, read_only, entry)
+    if not okx then
+      local why = result
+      result, retry, again = nil, false, false
+      err = { kind = "protocol", code = "EXCHANGE_FAILED", retryable = false,
+        reason = not read_only and REACHED or nil,
+        message = "the exchange failed inside the client: " .. scrub(self, tostring(type(why) == "table"
+          and (why.message or why.code) or why)) }
+    end
     release(self, slot)
     if result then return result end
     if again and refused < MAX_REFUSED then

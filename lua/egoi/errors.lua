@@ -153,6 +153,7 @@ local LOCAL_CODES = {
     { "MALFORMED_JSON", "The response is not valid JSON" },
     { "MALFORMED_XML", "The response is not valid XML" },
     { "UNEXPECTED_RESPONSE", "The response does not have the expected shape" },
+    { "EXCHANGE_FAILED", "The exchange failed inside the client (a transport or parser raised)" },
     { "TOO_LARGE", "The document exceeds the size limit" },
     { "TOO_DEEP", "The document is nested too deeply" },
     { "DOCTYPE_FORBIDDEN", "The document contains a DOCTYPE, which is not allowed" },
