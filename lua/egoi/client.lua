@@ -114,6 +114,15 @@ local function make_limiter(rl, apikey)
   if rl.on_wait ~= nil and type(rl.on_wait) ~= "function" then
     error(usage("INVALID_ARGUMENT", "egoi.new: option 'rate_limit.on_wait' must be a function"), 0)
   end
+  -- where the window lives is one choice (Redis may fall back to the shdict or the file)
+  if rl.limiter ~= nil and (rl.shdict ~= nil or rl.redis ~= nil or type(rl.state_file) == "string") then
+    error(usage("INVALID_ARGUMENT", "egoi.new: option 'rate_limit.limiter' replaces the built-in limiters:"
+      .. " leave out 'shdict', 'redis' and 'state_file' with it"), 0)
+  end
+  if rl.shdict ~= nil and type(rl.state_file) == "string" then
+    error(usage("INVALID_ARGUMENT", "egoi.new: options 'rate_limit.shdict' and 'rate_limit.state_file' are"
+      .. " two places for one window: give one"), 0)
+  end
   local path, path_err = rl.state_file, nil
   if path == nil then
     if rl.limiter == nil and rl.shdict == nil then path, path_err = default_state_file(apikey) end
