@@ -195,7 +195,8 @@ describe("egoi --api v3", function()
     local code = run("--protocol xmlrpc lists")
     assert.equal(0, code) -- v2 keeps its protocols
     -- v2-only import options are refused over v3 before any client or call (a dead URL changes nothing)
-    for _, c in ipairs{ "import 1 x.csv --operation 1", "import 1 x.csv --status 1", "--json import 1 x.csv --tags 3" } do
+    for _, c in ipairs{ "import 1 x.csv --operation 1", "import 1 x.csv --status 1",
+      "--json import 1 x.csv --tags 3" } do
       local e, out = fails(2, "--api v3 " .. c, { EGOI_URL = "http://127.0.0.1:1" })
       assert.truthy(e:find("is API v2's only", 1, true), e)
       if c:find("--json", 1, true) then assert.equal(2, cjson.decode(out).error.exit) end
