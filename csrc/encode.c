@@ -2,10 +2,11 @@
  * encode.c - PHP-style application/x-www-form-urlencoded encoding of nested
  * Lua tables (functionOptions[a][b]=v), as read by PHP's $_POST / $_GET.
  *
- * The whole body is written into one growing C buffer. Field names are
- * built incrementally in a second buffer (one "[key]" segment per level),
- * and the keys of each map are collected into a shared C array and sorted
- * with qsort, so bodies are deterministic. All malloc'd memory hangs off a
+ * The whole body is written into one growing C buffer (buffer.h, shared
+ * by the core's encoders). Field names are built incrementally in a second
+ * buffer (one "[key]" segment per level), and the keys of each map are
+ * collected into a shared C array and sorted with egoi_keys_sort, so
+ * bodies are deterministic. All malloc'd memory hangs off a
  * userdata with __gc, so even a memory error raised by the Lua API cannot
  * leak it; on our own errors the memory is released before the error is
  * raised.
@@ -26,13 +27,12 @@
  * whose paths multiply ({a = t, b = t} at each of 32 levels) fails fast.
  */
 #include <limits.h>
-#include <locale.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "egoi.h"
+#include "buffer.h"
 
 #define ENC_MAX_DEPTH 32
 #if defined(LUA_MAXINTEGER)
@@ -42,54 +42,14 @@
 #endif
 #define ENC_MAX_REPEAT 100000 /* fields walked again through shared subtables */
 
-/* Byte classes: bit 1 = kept raw in keys and values (RFC 3986 unreserved),
- * bit 2 = kept raw in a caller-supplied name prefix (unreserved + [ ]). */
-#define ENC_RAW_VALUE 1
-#define ENC_RAW_NAME 2
-
-static const unsigned char enc_class[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x00 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x10 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0,  /* 0x20 */
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0,  /* 0x30 */
-    0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,  /* 0x40 */
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 0, 2, 0, 3,  /* 0x50 */
-    0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,  /* 0x60 */
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 3, 0,  /* 0x70 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x80 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x90 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xA0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xB0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xC0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xD0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xE0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xF0 */
-};
-
-static const char enc_hex[16] = {
-    '0', '1', '2', '3', '4', '5', '6', '7',
-    '8', '9', 'A', 'B', 'C', 'D', 'E', 'F'
-};
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-} enc_buf;
-
 /* One table key: an integer, or a string anchored at index `slot` of the
  * call's scratch table. */
-typedef struct {
-    const char *s;
-    size_t len;
-    lua_Integer i;
-    int is_int;
-    int slot;
-} enc_key;
+typedef egoi_key enc_key;
 
 /* The userdata that owns every allocation of one encoding call. */
 typedef struct {
-    enc_buf out;      /* the body */
-    enc_buf name;     /* the field name of the current level */
+    egoi_buf out;      /* the body */
+    egoi_buf name;     /* the field name of the current level */
     enc_key *keys;    /* stack of collected keys, one segment per level */
     size_t nkeys, capkeys;
     int busy;         /* the shared box (see box_get) is in use */
@@ -129,126 +89,6 @@ typedef struct {
     enc_key path[ENC_MAX_DEPTH + 1];
 } enc_ctx;
 
-/* ---------------------------------------------------------------- buffers */
-
-static int buf_grow(enc_buf *b, size_t extra)
-{
-    size_t need, ncap;
-    char *np;
-    if (extra > SIZE_MAX - b->len)
-        return 0;
-    need = b->len + extra;
-    ncap = b->cap ? b->cap : 256;
-    while (ncap < need) {
-        if (ncap > SIZE_MAX / 2) {
-            ncap = need;
-            break;
-        }
-        ncap *= 2;
-    }
-    np = (char *)realloc(b->p, ncap);
-    if (np == NULL)
-        return 0;
-    b->p = np;
-    b->cap = ncap;
-    return 1;
-}
-
-static inline int buf_reserve(enc_buf *b, size_t extra)
-{
-    return (b->cap - b->len >= extra) ? 1 : buf_grow(b, extra);
-}
-
-static inline int buf_add(enc_buf *b, const char *s, size_t n)
-{
-    if (n == 0) /* b->p may be NULL: no NULL + 0, no memcpy(NULL, ...) */
-        return 1;
-    if (!buf_reserve(b, n))
-        return 0;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    return 1;
-}
-
-static inline int buf_addc(enc_buf *b, char c)
-{
-    if (!buf_reserve(b, 1))
-        return 0;
-    b->p[b->len++] = c;
-    return 1;
-}
-
-/* Appends s percent-encoded: bytes whose class has bit `keep` stay raw. */
-static int buf_add_escaped(enc_buf *b, const char *s, size_t n, unsigned keep)
-{
-    const unsigned char *src = (const unsigned char *)s;
-    const unsigned char *end = src + n;
-    char *d;
-    if (n == 0) /* a fresh buffer has p == NULL: no NULL + 0 */
-        return 1;
-    if (n > (SIZE_MAX - b->len) / 3 || !buf_reserve(b, 3 * n))
-        return 0;
-    d = b->p + b->len;
-    for (; src < end; src++) {
-        unsigned c = *src;
-        if (enc_class[c] & keep) {
-            *d++ = (char)c;
-        } else {
-            d[0] = '%';
-            d[1] = enc_hex[c >> 4];
-            d[2] = enc_hex[c & 15];
-            d += 3;
-        }
-    }
-    b->len = (size_t)(d - b->p);
-    return 1;
-}
-
-/* --------------------------------------------------------------- numbers */
-
-/* Decimal form of v into dst (>= 24 bytes); returns the length. */
-static size_t fmt_integer(char *dst, lua_Integer v)
-{
-    char tmp[24];
-    size_t n = 0, k = 0;
-    unsigned long long u = (v < 0) ? 0ULL - (unsigned long long)v
-                                   : (unsigned long long)v;
-    do {
-        tmp[n++] = (char)('0' + (int)(u % 10));
-        u /= 10;
-    } while (u != 0);
-    if (v < 0)
-        dst[k++] = '-';
-    while (n > 0)
-        dst[k++] = tmp[--n];
-    return k;
-}
-
-/* Shortest of %.15g / %.16g / %.17g that reads back as d; always with a
- * '.' decimal point whatever the C locale. dst holds >= 32 bytes. */
-static size_t fmt_float(char *dst, double d)
-{
-    int prec, n = 0;
-    char point;
-    for (prec = 15; prec <= 17; prec++) {
-        n = snprintf(dst, 32, "%.*g", prec, d);
-        if (prec == 17 || strtod(dst, NULL) == d)
-            break;
-    }
-    if (n < 0)
-        n = 0;
-    else if (n > 31)
-        n = 31;
-    point = localeconv()->decimal_point[0];
-    if (point != '.' && point != '\0') {
-        int i;
-        for (i = 0; i < n; i++)
-            if (dst[i] == point)
-                dst[i] = '.';
-    }
-    return (size_t)n;
-}
-
 /* --------------------------------------------------------------- encoding */
 
 static int enc_table(enc_ctx *c, int t, int level);
@@ -256,9 +96,9 @@ static int enc_table(enc_ctx *c, int t, int level);
 /* Writes "&name=" to the body (the caller appends the value). */
 static inline int enc_leaf_start(enc_ctx *c)
 {
-    enc_buf *out = &c->box->out;
-    enc_buf *name = &c->box->name;
-    if (!buf_reserve(out, name->len + 2))
+    egoi_buf *out = &c->box->out;
+    egoi_buf *name = &c->box->name;
+    if (!egoi_buf_reserve(out, name->len + 2))
         return 0;
     if (out->len > 0)
         out->p[out->len++] = '&';
@@ -272,18 +112,18 @@ static inline int enc_leaf_start(enc_ctx *c)
  * without prefix). */
 static int enc_push_name(enc_ctx *c, const enc_key *k, int level)
 {
-    enc_buf *name = &c->box->name;
+    egoi_buf *name = &c->box->name;
     int bare = (level == 0 && !c->has_prefix);
-    if (!bare && !buf_addc(name, '['))
+    if (!bare && !egoi_buf_addc(name, '['))
         return 0;
     if (k->is_int) {
-        char num[24];
-        if (!buf_add(name, num, fmt_integer(num, k->i)))
+        char num[EGOI_NUM_MAX];
+        if (!egoi_buf_add(name, num, egoi_fmt_integer(num, k->i)))
             return 0;
-    } else if (!buf_add_escaped(name, k->s, k->len, ENC_RAW_VALUE)) {
+    } else if (!egoi_buf_add_pct(name, k->s, k->len, EGOI_PCT_VALUE)) {
         return 0;
     }
-    return bare ? 1 : buf_addc(name, ']');
+    return bare ? 1 : egoi_buf_addc(name, ']');
 }
 
 static int enc_fail(enc_ctx *c, int err, int pathlen)
@@ -298,35 +138,35 @@ static int enc_fail(enc_ctx *c, int err, int pathlen)
 static int enc_value(enc_ctx *c, int idx, int level)
 {
     lua_State *L = c->L;
-    enc_buf *out = &c->box->out;
+    egoi_buf *out = &c->box->out;
     int type = lua_type(L, idx);
     switch (type) {
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
-        if (!enc_leaf_start(c) || !buf_add_escaped(out, s, len, ENC_RAW_VALUE))
+        if (!enc_leaf_start(c) || !egoi_buf_add_pct(out, s, len, EGOI_PCT_VALUE))
             return enc_fail(c, ENC_ENOMEM, level);
         return ENC_OK;
     }
     case LUA_TBOOLEAN:
-        if (!enc_leaf_start(c) || !buf_addc(out, lua_toboolean(L, idx) ? '1' : '0'))
+        if (!enc_leaf_start(c) || !egoi_buf_addc(out, lua_toboolean(L, idx) ? '1' : '0'))
             return enc_fail(c, ENC_ENOMEM, level);
         return ENC_OK;
     case LUA_TNUMBER: {
-        char num[32];
+        char num[EGOI_NUM_MAX];
         size_t n;
         lua_Integer i;
         lua_Number d;
         if (egoi_isinteger(L, idx, &i)) {
-            n = fmt_integer(num, i);
+            n = egoi_fmt_integer(num, i);
         } else {
             d = lua_tonumber(L, idx);
             if (d != d || d - d != 0) /* NaN or +-inf */
                 return enc_fail(c, ENC_ENONFINITE, level);
-            n = fmt_float(num, (double)d);
+            n = egoi_fmt_float(num, (double)d);
         }
         /* a float may carry '+' (1e+300): escape it like any value */
-        if (!enc_leaf_start(c) || !buf_add_escaped(out, num, n, ENC_RAW_VALUE))
+        if (!enc_leaf_start(c) || !egoi_buf_add_pct(out, num, n, EGOI_PCT_VALUE))
             return enc_fail(c, ENC_ENOMEM, level);
         return ENC_OK;
     }
@@ -337,40 +177,6 @@ static int enc_value(enc_ctx *c, int idx, int level)
     default:
         c->errtype = type;
         return enc_fail(c, ENC_EVALUE, level);
-    }
-}
-
-static int enc_key_cmp(const void *a, const void *b)
-{
-    const enc_key *x = (const enc_key *)a;
-    const enc_key *y = (const enc_key *)b;
-    size_t m;
-    int r;
-    if (x->is_int != y->is_int)
-        return x->is_int ? -1 : 1;
-    if (x->is_int)
-        return (x->i > y->i) - (x->i < y->i);
-    m = x->len < y->len ? x->len : y->len;
-    r = m ? memcmp(x->s, y->s, m) : 0;
-    if (r != 0)
-        return r;
-    return (x->len > y->len) - (x->len < y->len);
-}
-
-/* Sorts n keys: insertion sort for the usual handful of fields of one
- * record, qsort for big maps. */
-static void enc_sort(enc_key *k, size_t n)
-{
-    size_t i, j;
-    if (n > 16) {
-        qsort(k, n, sizeof(enc_key), enc_key_cmp);
-        return;
-    }
-    for (i = 1; i < n; i++) {
-        enc_key cur = k[i];
-        for (j = i; j > 0 && enc_key_cmp(&k[j - 1], &cur) > 0; j--)
-            k[j] = k[j - 1];
-        k[j] = cur;
     }
 }
 
@@ -472,7 +278,7 @@ static int enc_collect(enc_ctx *c, int t, int level, size_t *count, int *seq, in
  * leading zeros)? That is how PHP tells an integer index from a string. */
 static int enc_decimal(const char *s, size_t len, lua_Integer *out)
 {
-    char num[24];
+    char num[EGOI_NUM_MAX];
     unsigned long long u = 0;
     size_t i = (len > 0 && s[0] == '-') ? 1 : 0;
     lua_Integer v;
@@ -492,7 +298,7 @@ static int enc_decimal(const char *s, size_t len, lua_Integer *out)
             return 0;
         v = (lua_Integer)u;
     }
-    if (fmt_integer(num, v) != len || memcmp(num, s, len) != 0)
+    if (egoi_fmt_integer(num, v) != len || memcmp(num, s, len) != 0)
         return 0;
     *out = v;
     return 1;
@@ -506,13 +312,13 @@ static unsigned enc_fold(char ch)
 }
 
 /* The field name of k as PHP reads it at the top level: the bytes from
- * *s, its length returned (num holds >= 24 bytes for an integer key). */
+ * *s, its length returned (num holds EGOI_NUM_MAX bytes for an integer key). */
 static size_t enc_top_name(const enc_key *k, char *num, const char **s)
 {
     size_t i = 0;
     if (k->is_int) {
         *s = num;
-        return fmt_integer(num, k->i);
+        return egoi_fmt_integer(num, k->i);
     }
     while (i < k->len && k->s[i] == ' ')
         i++;
@@ -522,7 +328,7 @@ static size_t enc_top_name(const enc_key *k, char *num, const char **s)
 
 static int enc_fold_cmp(const void *a, const void *b)
 {
-    char na[24], nb[24];
+    char na[EGOI_NUM_MAX], nb[EGOI_NUM_MAX];
     const char *x, *y;
     size_t lx = enc_top_name((const enc_key *)a, na, &x);
     size_t ly = enc_top_name((const enc_key *)b, nb, &y);
@@ -540,7 +346,7 @@ static int enc_fold_cmp(const void *a, const void *b)
 static int enc_fold_sort_cmp(const void *a, const void *b)
 {
     int r = enc_fold_cmp(a, b);
-    return r != 0 ? r : enc_key_cmp(a, b);
+    return r != 0 ? r : egoi_key_cmp(a, b);
 }
 
 static int enc_collide(enc_ctx *c, const enc_key *a, const enc_key *b, int level)
@@ -691,7 +497,7 @@ static int enc_entries(enc_ctx *c, int t, int level, size_t base, size_t n, int 
         }
         return ENC_OK;
     }
-    enc_sort(box->keys + base, n);
+    egoi_keys_sort(box->keys + base, n);
     rc = enc_check_names(c, base, n, level);
     if (rc != ENC_OK)
         return rc;
@@ -720,8 +526,8 @@ static int enc_entries(enc_ctx *c, int t, int level, size_t base, size_t n, int 
 
 static void box_release(enc_box *box)
 {
-    free(box->out.p);
-    free(box->name.p);
+    egoi_buf_free(&box->out);
+    egoi_buf_free(&box->name);
     free(box->keys);
     memset(box, 0, sizeof *box);
 }
@@ -843,8 +649,8 @@ static const char *enc_message(int err)
 static void enc_add_key(luaL_Buffer *b, const enc_key *k)
 {
     if (k->is_int) {
-        char num[24];
-        luaL_addlstring(b, num, fmt_integer(num, k->i));
+        char num[EGOI_NUM_MAX];
+        luaL_addlstring(b, num, egoi_fmt_integer(num, k->i));
         return;
     }
     luaL_addchar(b, '"');
@@ -872,8 +678,8 @@ static int enc_raise(enc_ctx *c, const char *prefix, size_t plen)
         if (!bare)
             luaL_addchar(&b, '[');
         if (k->is_int) {
-            char num[24];
-            luaL_addlstring(&b, num, fmt_integer(num, k->i));
+            char num[EGOI_NUM_MAX];
+            luaL_addlstring(&b, num, egoi_fmt_integer(num, k->i));
         } else {
             luaL_addlstring(&b, k->s, k->len);
         }
@@ -960,7 +766,7 @@ static int l_form_encode(lua_State *L)
     ctx_init(&c, L, box);
     if (plen > 0) {
         c.has_prefix = 1;
-        if (!buf_add_escaped(&box->name, prefix, plen, ENC_RAW_NAME))
+        if (!egoi_buf_add_pct(&box->name, prefix, plen, EGOI_PCT_NAME))
             rc = enc_fail(&c, ENC_ENOMEM, 0);
     }
     if (rc == ENC_OK)
@@ -986,11 +792,11 @@ static int l_form_request(lua_State *L)
     box = box_get(L);
     ctx_init(&c, L, box);
     c.has_prefix = 1;
-    if (!buf_add(&box->out, "method=", 7)
-        || !buf_add_escaped(&box->out, method, mlen, ENC_RAW_VALUE)
-        || !buf_add(&box->out, "&type=", 6)
-        || !buf_add_escaped(&box->out, type, tlen, ENC_RAW_VALUE)
-        || !buf_add(&box->name, fo, sizeof fo - 1))
+    if (!egoi_buf_add(&box->out, "method=", 7)
+        || !egoi_buf_add_pct(&box->out, method, mlen, EGOI_PCT_VALUE)
+        || !egoi_buf_add(&box->out, "&type=", 6)
+        || !egoi_buf_add_pct(&box->out, type, tlen, EGOI_PCT_VALUE)
+        || !egoi_buf_add(&box->name, fo, sizeof fo - 1))
         rc = enc_fail(&c, ENC_ENOMEM, 0);
     if (rc == ENC_OK && lua_istable(L, 2))
         rc = enc_table(&c, 2, 0);
@@ -1036,25 +842,25 @@ static int fb_add(lua_State *L)
     ctx_init(&c, L, box);
     if (plen > 0 || indexed) {
         c.has_prefix = 1;
-        if (!buf_add_escaped(&box->name, prefix, plen, ENC_RAW_NAME))
+        if (!egoi_buf_add_pct(&box->name, prefix, plen, EGOI_PCT_NAME))
             rc = enc_fail(&c, ENC_ENOMEM, 0);
     }
     if (rc == ENC_OK && indexed) {
-        char num[24];
-        if (!buf_addc(&box->name, '[') || !buf_add(&box->name, num, fmt_integer(num, idx))
-            || !buf_addc(&box->name, ']'))
+        char num[EGOI_NUM_MAX];
+        if (!egoi_buf_addc(&box->name, '[') || !egoi_buf_add(&box->name, num, egoi_fmt_integer(num, idx))
+            || !egoi_buf_addc(&box->name, ']'))
             rc = enc_fail(&c, ENC_ENOMEM, 0);
     }
     if (rc == ENC_OK)
         rc = enc_table(&c, 2, 0);
     if (rc != ENC_OK) {
         if (indexed) { /* name the row: prefix[index], whole and exact */
-            char num[24];
+            char num[EGOI_NUM_MAX];
             luaL_Buffer b;
             luaL_buffinit(L, &b);
             luaL_addlstring(&b, prefix, plen);
             luaL_addchar(&b, '[');
-            luaL_addlstring(&b, num, fmt_integer(num, idx));
+            luaL_addlstring(&b, num, egoi_fmt_integer(num, idx));
             luaL_addchar(&b, ']');
             luaL_pushresult(&b);
             prefix = lua_tolstring(L, -1, &plen);
@@ -1063,8 +869,8 @@ static int fb_add(lua_State *L)
     }
     mark = fb->out.len;
     if (box->out.len > 0
-        && ((fb->out.len > 0 && !buf_addc(&fb->out, '&'))
-            || !buf_add(&fb->out, box->out.p, box->out.len))) {
+        && ((fb->out.len > 0 && !egoi_buf_addc(&fb->out, '&'))
+            || !egoi_buf_add(&fb->out, box->out.p, box->out.len))) {
         fb->out.len = mark;
         scratch_done(&c, 0);
         box_done(L, box);
@@ -1084,7 +890,7 @@ static int fb_add_raw(lua_State *L)
     size_t n;
     const char *piece = luaL_checklstring(L, 2, &n);
     if (n > 0) {
-        if ((box->out.len > 0 && !buf_addc(&box->out, '&')) || !buf_add(&box->out, piece, n))
+        if ((box->out.len > 0 && !egoi_buf_addc(&box->out, '&')) || !egoi_buf_add(&box->out, piece, n))
             return luaL_error(L, "form encoding: not enough memory");
     }
     lua_pushinteger(L, (lua_Integer)box->out.len);
@@ -1136,9 +942,7 @@ static int fb_take(lua_State *L)
     lua_pushlstring(L, box->out.p ? box->out.p : "", box->out.len);
     box->out.len = 0;
     if (box->out.cap > (size_t)1 << 20) {
-        free(box->out.p);
-        box->out.p = NULL;
-        box->out.cap = 0;
+        egoi_buf_free(&box->out);
     }
     return 1;
 }

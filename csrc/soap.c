@@ -45,9 +45,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "egoi.h"
+#include "buffer.h"
 
-#define SBUF_MT "egoi.core.soap_buffer"
 #define RD_MT "egoi.core.xml_reader"
 
 #define REQ_MAX_DEPTH 32
@@ -67,78 +66,6 @@
 #define NS_XSI "http://www.w3.org/2001/XMLSchema-instance"
 #define NS_XSD "http://www.w3.org/2001/XMLSchema"
 #define NS_MAP "http://xml.apache.org/xml-soap"
-
-/* ------------------------------------------------------------------ */
-/* Growing byte buffer                                                  */
-/* ------------------------------------------------------------------ */
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-} sbuf;
-
-static void sbuf_free(sbuf *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
-/* 0, or -1 when memory is exhausted (the buffer is unchanged) */
-static int sbuf_reserve(sbuf *b, size_t extra)
-{
-    size_t ncap;
-    char *np;
-    if (b->cap - b->len >= extra)
-        return 0;
-    if (extra > (size_t)-1 / 4 - b->len)
-        return -1;
-    ncap = b->cap ? b->cap : 256;
-    while (ncap - b->len < extra)
-        ncap *= 2;
-    np = (char *)realloc(b->p, ncap);
-    if (np == NULL)
-        return -1;
-    b->p = np;
-    b->cap = ncap;
-    return 0;
-}
-
-static int sbuf_put(sbuf *b, const char *s, size_t n)
-{
-    if (sbuf_reserve(b, n) != 0)
-        return -1;
-    if (n > 0)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    return 0;
-}
-
-/* Length of the valid XML 1.0 character (UTF-8) at s[0]; 0 for invalid
- * UTF-8, -1 for a character XML 1.0 cannot carry. */
-static int xml_char_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return (c < 0x20 && c != 0x09 && c != 0x0A && c != 0x0D) ? -1 : 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return (n >= 2 && (s[1] & 0xC0) == 0x80) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-        if (n < 3 || s[1] < lo || s[1] > hi || (s[2] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xEF && s[1] == 0xBF && (s[2] == 0xBE || s[2] == 0xBF))
-            return -1;
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-        if (n < 4 || s[1] < lo || s[1] > hi || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-            return 0;
-        return 4;
-    }
-    return 0;
-}
 
 /* ------------------------------------------------------------------ */
 /* The request writer                                                   */
@@ -165,28 +92,13 @@ typedef struct {
 
 typedef struct {
     lua_State *L;
-    sbuf *b;
+    egoi_buf *b;
     int used[U_COUNT];
     int order[U_COUNT];
     int nused;
     int npath;
     wseg path[REQ_MAX_DEPTH + 2];
 } writer;
-
-typedef struct {
-    const char *s;
-    size_t len;
-    int pos;
-    int is_int;
-} wkey;
-
-static int sbuf_gc(lua_State *L)
-{
-    sbuf *b = (sbuf *)lua_touserdata(L, 1);
-    if (b != NULL)
-        sbuf_free(b);
-    return 0;
-}
 
 static void w_use(writer *w, int ns)
 {
@@ -222,7 +134,7 @@ static int w_fail(writer *w, const char *what)
 
 static void w_put(writer *w, const char *s, size_t n)
 {
-    if (sbuf_put(w->b, s, n) != 0)
+    if (!egoi_buf_add(w->b, s, n))
         luaL_error(w->L, "soap_request: not enough memory");
 }
 
@@ -231,36 +143,15 @@ static void w_str(writer *w, const char *s) { w_put(w, s, strlen(s)); }
 
 static void w_text(writer *w, const char *s, size_t n, const char *what)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, run = 0;
-    while (i < n) {
-        const char *rep = NULL;
-        int cl = xml_char_len(u + i, n - i);
-        if (cl <= 0) {
-            char msg[112];
-            if (cl == 0)
-                snprintf(msg, sizeof msg, "invalid UTF-8 in %s (byte %zu)", what, i + 1);
-            else
-                snprintf(msg, sizeof msg, "control character 0x%02X in %s (byte %zu) cannot be carried by XML",
-                         u[i], what, i + 1);
-            w_fail(w, msg);
-        }
-        switch (u[i]) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '\r': rep = "&#13;"; break;
-        default: break;
-        }
-        if (rep != NULL) {
-            w_put(w, s + run, i - run);
-            w_str(w, rep);
-            run = ++i;
-        } else {
-            i += (size_t)cl;
-        }
+    size_t at = 0;
+    int rc = egoi_buf_add_xml(w->b, s, n, &at);
+    if (rc == EGOI_XML_NOMEM) {
+        luaL_error(w->L, "soap_request: not enough memory");
+    } else if (rc != EGOI_XML_OK) {
+        char msg[112];
+        egoi_xml_text_error(msg, sizeof msg, rc, s, at, what);
+        w_fail(w, msg);
     }
-    w_put(w, s + run, n - run);
 }
 
 /* 1 when the table at t is a sequence 1..n (n >= 0; an empty table is an
@@ -311,16 +202,6 @@ static void w_close_tag(writer *w, const char *tag)
     w_lit(w, ">");
 }
 
-static int wkey_cmp(const void *pa, const void *pb)
-{
-    const wkey *a = (const wkey *)pa, *b = (const wkey *)pb;
-    size_t m = a->len < b->len ? a->len : b->len;
-    int c = memcmp(a->s, b->s, m);
-    if (c != 0)
-        return c;
-    return a->len < b->len ? -1 : (a->len > b->len ? 1 : 0);
-}
-
 /* PHP turns a canonical decimal string key into an integer key */
 static int w_int_key(const char *s, size_t n)
 {
@@ -340,8 +221,8 @@ static void w_map(writer *w, int t, int depth)
 {
     lua_State *L = w->L;
     size_t n = 0;
-    int ks, ko, i = 0, j;
-    wkey *keys;
+    int ko, j, info = 0;
+    egoi_key *keys;
     lua_pushnil(L);
     while (lua_next(L, t) != 0) {
         lua_pop(L, 1);
@@ -351,49 +232,36 @@ static void w_map(writer *w, int t, int depth)
         return;
     if (n > (size_t)INT_MAX / 2)
         w_fail(w, "table too large");
-    lua_createtable(L, (int)n, 0); /* string form of each key */
-    ks = lua_gettop(L);
-    lua_createtable(L, (int)n, 0); /* the original keys */
-    ko = lua_gettop(L);
-    lua_pushnil(L);
-    while (lua_next(L, t) != 0) {
-        lua_Integer k;
-        lua_pop(L, 1);
-        i++;
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, ko, i);
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            lua_pushvalue(L, -1);
-        } else if (lua_type(L, -1) == LUA_TNUMBER && egoi_isinteger(L, -1, &k)) {
-            char tmp[32];
-            int len = snprintf(tmp, sizeof tmp, "%lld", (long long)k);
-            lua_pushlstring(L, tmp, (size_t)len);
-        } else {
-            char msg[96];
-            snprintf(msg, sizeof msg, "a %s key cannot be a Map key",
-                     lua_type(L, -1) == LUA_TNUMBER ? "non-integer number" : luaL_typename(L, -1));
-            w_fail(w, msg);
-        }
-        lua_rawseti(L, ks, i);
+    ko = lua_gettop(L) + 2;
+    switch (egoi_keys_as_strings(L, t, n, &keys, &info)) {
+    case EGOI_KEYS_BADTYPE: {
+        char msg[96];
+        snprintf(msg, sizeof msg, "a %s key cannot be a Map key",
+                 info == LUA_TNUMBER ? "non-integer number" : lua_typename(L, info));
+        w_fail(w, msg);
+        break;
     }
-    keys = (wkey *)lua_newuserdata(L, n * sizeof *keys);
-    for (j = 1; j <= (int)n; j++) {
-        lua_rawgeti(L, ks, j);
-        keys[j - 1].s = lua_tolstring(L, -1, &keys[j - 1].len); /* anchored in ks */
-        keys[j - 1].pos = j;
-        keys[j - 1].is_int = w_int_key(keys[j - 1].s, keys[j - 1].len);
-        lua_pop(L, 1);
+    case EGOI_KEYS_CHANGED:
+        w_fail(w, "table changed while it was being encoded (by a __gc finalizer?)");
+        break;
+    case EGOI_KEYS_DUP: {
+        wseg *g = &w->path[w->npath++];
+        g->s = keys[info].s;
+        g->len = keys[info].len;
+        g->idx = 0;
+        w_fail(w, "duplicate Map key (a number key and the same string key)");
+        break;
     }
-    qsort(keys, n, sizeof *keys, wkey_cmp);
+    default:
+        break;
+    }
     for (j = 0; j < (int)n; j++) {
         wseg *g = &w->path[w->npath];
         g->s = keys[j].s;
         g->len = keys[j].len;
         g->idx = 0;
         w->npath++;
-        if (j > 0 && wkey_cmp(&keys[j - 1], &keys[j]) == 0)
-            w_fail(w, "duplicate Map key (a number key and the same string key)");
-        if (keys[j].is_int)
+        if (w_int_key(keys[j].s, keys[j].len))
             w_lit(w, "<item><key xsi:type=\"xsd:int\">");
         else
             w_lit(w, "<item><key xsi:type=\"xsd:string\">");
@@ -401,7 +269,7 @@ static void w_map(writer *w, int t, int depth)
         w_lit(w, "</key>");
         w_use(w, U_XSI);
         w_use(w, U_XSD);
-        lua_rawgeti(L, ko, keys[j].pos);
+        lua_rawgeti(L, ko, keys[j].slot);
         lua_rawget(L, t);
         w_value(w, lua_gettop(L), "value", depth);
         lua_pop(L, 1);
@@ -456,22 +324,6 @@ static void w_array(writer *w, int t, const char *tag, int depth)
     w_use(w, U_XSI);
 }
 
-/* shortest %.15g..%.17g that reads back as d, '.' whatever the locale */
-static int w_double(char *out, size_t cap, double d)
-{
-    int prec, k = 0;
-    char *c;
-    for (prec = 15; prec <= 17; prec++) {
-        k = snprintf(out, cap, "%.*g", prec, d);
-        if (strtod(out, NULL) == d)
-            break;
-    }
-    for (c = out; *c; c++)
-        if (*c == ',')
-            *c = '.';
-    return k;
-}
-
 static void w_value(writer *w, int idx, const char *tag, int depth)
 {
     lua_State *L = w->L;
@@ -508,19 +360,19 @@ static void w_value(writer *w, int idx, const char *tag, int depth)
         else
             w_lit(w, "false");
     } else {
-        char tmp[64];
-        int len;
+        char tmp[EGOI_NUM_MAX];
+        size_t len;
         lua_Integer iv = 0;
         if (k == V_INT) {
             egoi_isinteger(L, idx, &iv);
-            len = snprintf(tmp, sizeof tmp, "%lld", (long long)iv);
+            len = egoi_fmt_integer(tmp, iv);
         } else {
             double d = (double)lua_tonumber(L, idx);
             if (isnan(d) || isinf(d))
                 w_fail(w, "NaN or infinity cannot be encoded");
-            len = w_double(tmp, sizeof tmp, d);
+            len = egoi_fmt_float(tmp, d);
         }
-        w_put(w, tmp, (size_t)len);
+        w_put(w, tmp, len);
     }
     w_close_tag(w, tag);
     w_use(w, U_XSI);
@@ -548,7 +400,7 @@ static int l_soap_request(lua_State *L)
     const char *op = luaL_checklstring(L, 2, &oplen);
     const char *part = "functionOptions";
     writer w;
-    sbuf *b;
+    egoi_buf *b;
     if (!valid_name(op, oplen))
         return luaL_argerror(L, 2, "operation name must be 1-256 of A-Z a-z 0-9 _");
     for (i = 0; i < nslen; i++)
@@ -562,11 +414,7 @@ static int l_soap_request(lua_State *L)
             return luaL_argerror(L, 4, "part name must be 1-256 of A-Z a-z 0-9 _");
     }
     lua_settop(L, 4);
-    b = (sbuf *)lua_newuserdata(L, sizeof *b); /* index 5 */
-    b->p = NULL;
-    b->len = b->cap = 0;
-    luaL_getmetatable(L, SBUF_MT);
-    lua_setmetatable(L, -2);
+    b = egoi_buf_push(L); /* index 5 */
     memset(&w, 0, sizeof w);
     w.L = L;
     w.b = b;
@@ -599,7 +447,7 @@ static int l_soap_request(lua_State *L)
         lua_pushstring(L, ns_decl[w.order[i]]);
     lua_pushliteral(L, " SOAP-ENV:encodingStyle=\"" NS_ENC11 "\">");
     lua_pushlstring(L, b->p, b->len);
-    sbuf_free(b);
+    egoi_buf_free(b);
     lua_concat(L, 5 + w.nused);
     return 1;
 }
@@ -641,15 +489,15 @@ typedef struct {
     size_t nnodes, capnodes;
     rattr *attrs;
     size_t nattrs, capattrs;
-    sbuf text;  /* leaf texts and attribute values */
-    sbuf names; /* interned names */
+    egoi_buf text;  /* leaf texts and attribute values */
+    egoi_buf names; /* interned names */
     rname *nm;
     size_t nnm, capnm;
     int *hash; /* open addressing over nm, capacity hcap (power of 2) */
     size_t hcap;
     rbind *binds;
     size_t nbinds, capbinds;
-    sbuf tb; /* text of the innermost open element */
+    egoi_buf tb; /* text of the innermost open element */
     int stack[RD_MAX_ELEM_DEPTH];
     int depth;
     int err;
@@ -684,9 +532,9 @@ static void rd_release(reader *r)
     r->binds = NULL;
     r->ids = NULL;
     r->busy = NULL;
-    sbuf_free(&r->text);
-    sbuf_free(&r->names);
-    sbuf_free(&r->tb);
+    egoi_buf_free(&r->text);
+    egoi_buf_free(&r->names);
+    egoi_buf_free(&r->tb);
 }
 
 static int rd_gc(lua_State *L)
@@ -788,7 +636,7 @@ static int rd_intern(reader *r, const char *s, size_t n)
         return -1;
     r->nm[r->nnm].off = (unsigned int)r->names.len;
     r->nm[r->nnm].len = (unsigned int)n;
-    if (sbuf_put(&r->names, s, n) != 0 || sbuf_put(&r->names, "", 1) != 0) {
+    if (!egoi_buf_add(&r->names, s, n) || !egoi_buf_addc(&r->names, '\0')) {
         rd_fail(r, RE_NOMEM, "out of memory");
         return -1;
     }
@@ -825,7 +673,7 @@ static int rd_is(const reader *r, int id, const char *uri, const char *local)
 
 static int rd_store_text(reader *r, const char *s, size_t n, unsigned int *off)
 {
-    if (r->text.len > UINT_MAX - n || sbuf_put(&r->text, s, n) != 0) {
+    if (r->text.len > UINT_MAX - n || !egoi_buf_add(&r->text, s, n)) {
         rd_fail(r, RE_NOMEM, "out of memory");
         return -1;
     }
@@ -990,7 +838,7 @@ static void XMLCALL rd_chars(void *ud, const XML_Char *s, int len)
         return;
     if (r->nodes[r->stack[r->depth - 1]].first >= 0)
         return; /* mixed content: the text of an element with children is dropped */
-    if (sbuf_put(&r->tb, s, (size_t)len) != 0)
+    if (!egoi_buf_add(&r->tb, s, (size_t)len))
         rd_fail(r, RE_NOMEM, "out of memory");
 }
 
@@ -1587,10 +1435,6 @@ static const luaL_Reg funcs[] = {
 
 void egoi_soap_open(lua_State *L)
 {
-    luaL_newmetatable(L, SBUF_MT);
-    lua_pushcfunction(L, sbuf_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
     luaL_newmetatable(L, RD_MT);
     lua_pushcfunction(L, rd_gc);
     lua_setfield(L, -2, "__gc");

@@ -35,7 +35,7 @@
 
 #include <curl/curl.h>
 
-#include "egoi.h"
+#include "buffer.h"
 
 #define CLIENT_MT "egoi.core.http_client"
 #define DEFAULT_TIMEOUT 30.0
@@ -62,10 +62,8 @@ typedef struct {
     struct curl_slist *typed;      /* base + "Content-Type: <typed_ctype>" */
     char typed_ctype[MAX_CTYPE];
     struct curl_slist *headers;    /* a request with extra headers: its own list */
-    char *buf;                     /* response body, reused across requests */
-    size_t len, cap;
-    char *hbuf;                    /* raw response header lines of the last head */
-    size_t hlen, hcap;
+    egoi_buf body;                 /* response body, reused across requests */
+    egoi_buf head;                 /* raw response header lines of the last head */
     int hlines;
     size_t max_response;
     int too_large;                 /* set by the write callback */
@@ -94,12 +92,8 @@ static void client_cleanup(http_client *c)
         curl_slist_free_all(c->base);
         c->base = NULL;
     }
-    free(c->buf);
-    c->buf = NULL;
-    c->len = c->cap = 0;
-    free(c->hbuf);
-    c->hbuf = NULL;
-    c->hlen = c->hcap = 0;
+    egoi_buf_free(&c->body);
+    egoi_buf_free(&c->head);
 }
 
 static http_client *check_client(lua_State *L)
@@ -133,26 +127,14 @@ static int l_tostring(lua_State *L)
 
 /* --- libcurl callbacks (never touch Lua) ------------------------------- */
 
-/* Appends n bytes to a growing buffer whose capacity never exceeds limit
- * (the caller checked len + n <= limit). 0 when out of memory. */
-static int buf_append(char **buf, size_t *len, size_t *cap, size_t first, size_t limit,
-                      const char *data, size_t n)
+/* Appends n bytes to a buffer whose capacity never exceeds limit (the
+ * caller checked len + n <= limit). 0 when out of memory. */
+static int buf_append(egoi_buf *b, size_t first, size_t limit, const char *data, size_t n)
 {
-    if (*len + n > *cap) {
-        size_t want = *cap < first ? first : *cap;
-        char *p;
-        while (want < *len + n)
-            want = want > ((size_t)-1) / 2 ? *len + n : want * 2;
-        if (want > limit)
-            want = limit;
-        p = (char *)realloc(*buf, want);
-        if (p == NULL)
-            return 0;
-        *buf = p;
-        *cap = want;
-    }
-    memcpy(*buf + *len, data, n);
-    *len += n;
+    if (!egoi_buf_reserve_within(b, n, first, limit))
+        return 0;
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
     return 1;
 }
 
@@ -163,11 +145,11 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 
     if (n == 0)
         return 0;
-    if (n > c->max_response || c->len > c->max_response - n) {
+    if (n > c->max_response || c->body.len > c->max_response - n) {
         c->too_large = 1;
         return 0; /* != n: aborts the transfer with CURLE_WRITE_ERROR */
     }
-    if (!buf_append(&c->buf, &c->len, &c->cap, MIN_BUFFER, c->max_response, data, n)) {
+    if (!buf_append(&c->body, MIN_BUFFER, c->max_response, data, n)) {
         c->no_memory = 1;
         return 0;
     }
@@ -182,14 +164,14 @@ static size_t header_cb(char *data, size_t size, size_t nitems, void *userp)
     size_t n = size * nitems;
 
     if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-        c->hlen = 0;
+        c->head.len = 0;
         c->hlines = 0;
     }
-    if (n > MAX_HEADER_BYTES || c->hlen > MAX_HEADER_BYTES - n || ++c->hlines > MAX_HEADER_LINES) {
+    if (n > MAX_HEADER_BYTES || c->head.len > MAX_HEADER_BYTES - n || ++c->hlines > MAX_HEADER_LINES) {
         c->head_too_large = 1;
         return 0; /* aborts the transfer */
     }
-    if (!buf_append(&c->hbuf, &c->hlen, &c->hcap, 1024, MAX_HEADER_BYTES, data, n)) {
+    if (!buf_append(&c->head, 1024, MAX_HEADER_BYTES, data, n)) {
         c->no_memory = 1;
         return 0;
     }
@@ -653,7 +635,7 @@ static int maybe_sent(CURL *curl, CURLcode rc)
  * continuation line joins its header with a space). */
 static void push_headers(lua_State *L, http_client *c)
 {
-    const char *p = c->hbuf, *end = c->hbuf + c->hlen;
+    const char *p = c->head.p, *end = c->head.p + c->head.len;
     char name[256];
     size_t last = 0; /* length of the previous header's name in `name` */
 
@@ -765,13 +747,10 @@ static void push_info(lua_State *L, CURL *curl, int hidx)
  * for the client's lifetime; small ones are kept for reuse. */
 static void trim_buffer(http_client *c)
 {
-    c->len = 0;
-    c->hlen = 0;
-    if (c->cap > KEEP_BUFFER_MAX) {
-        free(c->buf);
-        c->buf = NULL;
-        c->cap = 0;
-    }
+    c->body.len = 0;
+    c->head.len = 0;
+    if (c->body.cap > KEEP_BUFFER_MAX)
+        egoi_buf_free(&c->body);
 }
 
 static const char *const verbs[] = { "GET", "POST", "PUT", "PATCH", "DELETE", NULL };
@@ -843,8 +822,8 @@ static int l_request(lua_State *L)
     }
     headers = request_headers(L, c, body != NULL);
 
-    c->len = 0;
-    c->hlen = 0;
+    c->body.len = 0;
+    c->head.len = 0;
     c->hlines = 0;
     c->too_large = 0;
     c->head_too_large = 0;
@@ -914,7 +893,7 @@ static int l_request(lua_State *L)
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
     lua_pushinteger(L, (lua_Integer)status);
     push_headers(L, c);
-    lua_pushlstring(L, c->buf != NULL ? c->buf : "", c->len);
+    lua_pushlstring(L, c->body.p != NULL ? c->body.p : "", c->body.len);
     trim_buffer(c);
     push_info(L, c->curl, lua_gettop(L) - 1);
     return 4;

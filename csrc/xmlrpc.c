@@ -41,9 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "egoi.h"
+#include "buffer.h"
 
-#define XBUF_MT "egoi.core.xmlrpc_buffer"
 #define XP_MT "egoi.core.xml_parser"
 
 #define REQ_MAX_DEPTH 32         /* table nesting of a request */
@@ -53,68 +52,12 @@
 #define XP_DEFAULT_MAX ((lua_Integer)64 * 1024 * 1024)
 #define XP_BATCH (256 * 1024)        /* op bytes before the driver runs them */
 
-/* ------------------------------------------------------------------ */
-/* Growing byte buffer owned by a userdata                              */
-/* ------------------------------------------------------------------ */
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-} xbuf;
-
-static void xbuf_release(xbuf *b)
+/* The request is written into an egoi_buf owned by a userdata
+ * (egoi_buf_push): raising while writing it leaks nothing. */
+static void xbuf_add(lua_State *L, egoi_buf *b, const char *s, size_t n)
 {
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
-static int xbuf_gc(lua_State *L)
-{
-    xbuf *b = (xbuf *)lua_touserdata(L, 1);
-    if (b != NULL)
-        xbuf_release(b);
-    return 0;
-}
-
-static xbuf *xbuf_new(lua_State *L)
-{
-    xbuf *b = (xbuf *)lua_newuserdata(L, sizeof *b);
-    b->p = NULL;
-    b->len = b->cap = 0;
-    luaL_getmetatable(L, XBUF_MT);
-    lua_setmetatable(L, -2);
-    return b;
-}
-
-/* 0 on success, -1 when memory is exhausted (the buffer is unchanged). */
-static int xbuf_reserve(xbuf *b, size_t extra)
-{
-    size_t need, ncap;
-    char *np;
-    if (b->cap - b->len >= extra)
-        return 0;
-    if (extra > (size_t)-1 / 2 - b->len)
-        return -1;
-    need = b->len + extra;
-    ncap = b->cap ? b->cap : 256;
-    while (ncap < need)
-        ncap *= 2;
-    np = (char *)realloc(b->p, ncap);
-    if (np == NULL)
-        return -1;
-    b->p = np;
-    b->cap = ncap;
-    return 0;
-}
-
-/* Raising here is fine: the memory belongs to the userdata. */
-static void xbuf_add(lua_State *L, xbuf *b, const char *s, size_t n)
-{
-    if (xbuf_reserve(b, n) != 0)
+    if (!egoi_buf_add(b, s, n))
         luaL_error(L, "xmlrpc_request: not enough memory");
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
 }
 
 #define xbuf_lit(L, b, s) xbuf_add((L), (b), "" s, sizeof(s) - 1)
@@ -122,45 +65,6 @@ static void xbuf_add(lua_State *L, xbuf *b, const char *s, size_t n)
 /* ------------------------------------------------------------------ */
 /* XML 1.0 text checks                                                  */
 /* ------------------------------------------------------------------ */
-
-/* Length of the valid XML 1.0 character (UTF-8) starting at s[0], or 0
- * when the bytes are invalid UTF-8 (overlong, surrogate, > U+10FFFF,
- * truncated) and -1 when they encode a character XML 1.0 forbids
- * (C0 controls other than TAB/LF/CR, U+FFFE, U+FFFF). */
-static int xml_char_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return (c < 0x20 && c != 0x09 && c != 0x0A && c != 0x0D) ? -1 : 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        if (n < 2 || (s[1] & 0xC0) != 0x80)
-            return 0;
-        return 2;
-    }
-    if (c >= 0xE0 && c <= 0xEF) {
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F; /* no UTF-16 surrogates */
-        if (n < 3 || s[1] < lo || s[1] > hi || (s[2] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xEF && s[1] == 0xBF && (s[2] == 0xBE || s[2] == 0xBF))
-            return -1; /* U+FFFE, U+FFFF */
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-        if (n < 4 || s[1] < lo || s[1] > hi || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-            return 0;
-        return 4;
-    }
-    return 0;
-}
 
 static int is_xml_ws(char c)
 {
@@ -188,19 +92,13 @@ typedef struct {
 
 typedef struct {
     lua_State *L;
-    xbuf *b;
+    egoi_buf *b;
     int seen;     /* stack index: tables (with subtables) already walked */
     int revisit;  /* > 0: inside a table walked before */
     long spare;   /* members/items left of REQ_MAX_REPEAT */
     int npath;
     pseg path[REQ_MAX_DEPTH + 2];
 } enc;
-
-typedef struct {
-    const char *s;
-    size_t len;
-    int pos;
-} kent;
 
 static void path_add(char *out, size_t cap, size_t *n, const char *s, size_t len)
 {
@@ -253,71 +151,18 @@ static int enc_fail(enc *e, const char *what)
  * valid UTF-8 made of characters XML 1.0 can carry. */
 static void enc_text(enc *e, const char *s, size_t n, const char *what)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, run = 0;
-    while (i < n) {
-        const char *rep = NULL;
-        size_t replen = 0;
-        int cl = xml_char_len(u + i, n - i);
-        if (cl == 0) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "invalid UTF-8 in %s (byte %zu)", what, i + 1);
-            enc_fail(e, msg);
-        }
-        if (cl < 0) {
-            char msg[112];
-            snprintf(msg, sizeof msg,
-                     "control character 0x%02X in %s (byte %zu) cannot be carried by XML",
-                     u[i], what, i + 1);
-            enc_fail(e, msg);
-        }
-        switch (u[i]) {
-        case '&': rep = "&amp;"; replen = 5; break;
-        case '<': rep = "&lt;"; replen = 4; break;
-        case '>': rep = "&gt;"; replen = 4; break;
-        case '\r': rep = "&#13;"; replen = 5; break;
-        default: break;
-        }
-        if (rep != NULL) {
-            xbuf_add(e->L, e->b, s + run, i - run);
-            xbuf_add(e->L, e->b, rep, replen);
-            i += 1;
-            run = i;
-        } else {
-            i += (size_t)cl;
-        }
+    size_t at = 0;
+    int rc = egoi_buf_add_xml(e->b, s, n, &at);
+    if (rc == EGOI_XML_NOMEM) {
+        luaL_error(e->L, "xmlrpc_request: not enough memory");
+    } else if (rc != EGOI_XML_OK) {
+        char msg[112];
+        egoi_xml_text_error(msg, sizeof msg, rc, s, at, what);
+        enc_fail(e, msg);
     }
-    xbuf_add(e->L, e->b, s + run, n - run);
-}
-
-/* Shortest of %.15g/%.16g/%.17g that reads back as the same double, with
- * a '.' decimal point whatever the C locale. */
-static int fmt_double(char *out, size_t cap, double d)
-{
-    int prec, k = 0;
-    char *c;
-    for (prec = 15; prec <= 17; prec++) {
-        k = snprintf(out, cap, "%.*g", prec, d);
-        if (strtod(out, NULL) == d)
-            break;
-    }
-    for (c = out; *c; c++)
-        if (*c == ',')
-            *c = '.';
-    return k;
 }
 
 static void enc_value(enc *e, int idx, int depth);
-
-static int kent_cmp(const void *pa, const void *pb)
-{
-    const kent *a = (const kent *)pa, *b = (const kent *)pb;
-    size_t m = a->len < b->len ? a->len : b->len;
-    int c = memcmp(a->s, b->s, m);
-    if (c != 0)
-        return c;
-    return a->len < b->len ? -1 : (a->len > b->len ? 1 : 0);
-}
 
 /* Encodes the table at absolute index t (depth = its nesting level, the
  * params table being 1). force_struct: never an <array>. */
@@ -392,58 +237,40 @@ static void enc_table(enc *e, int t, int depth, int force_struct)
 
     xbuf_lit(L, e->b, "<value><struct>");
     if (n > 0) {
-        int ks, ko, i = 0, j;
-        kent *keys;
-        lua_createtable(L, (int)n, 0); /* string form of each key */
-        ks = lua_gettop(L);
-        lua_createtable(L, (int)n, 0); /* the original keys */
-        ko = lua_gettop(L);
-        lua_pushnil(L);
-        while (lua_next(L, t) != 0) {
-            lua_Integer k;
-            lua_pop(L, 1);
-            i++;
-            lua_pushvalue(L, -1);
-            lua_rawseti(L, ko, i);
-            if (lua_type(L, -1) == LUA_TSTRING) {
-                lua_pushvalue(L, -1);
-            } else if (lua_type(L, -1) == LUA_TNUMBER && egoi_isinteger(L, -1, &k)) {
-                char tmp[32];
-                int len = snprintf(tmp, sizeof tmp, "%lld", (long long)k);
-                lua_pushlstring(L, tmp, (size_t)len);
-            } else {
-                char msg[96];
-                snprintf(msg, sizeof msg, "a %s key cannot be a struct member name",
-                         lua_type(L, -1) == LUA_TNUMBER ? "non-integer number"
-                                                        : luaL_typename(L, -1));
-                enc_fail(e, msg);
-            }
-            lua_rawseti(L, ks, i);
+        int ko = lua_gettop(L) + 2, j, info = 0;
+        egoi_key *keys;
+        switch (egoi_keys_as_strings(L, t, n, &keys, &info)) {
+        case EGOI_KEYS_BADTYPE: {
+            char msg[96];
+            snprintf(msg, sizeof msg, "a %s key cannot be a struct member name",
+                     info == LUA_TNUMBER ? "non-integer number" : lua_typename(L, info));
+            enc_fail(e, msg);
+            break;
         }
-        /* lua_pushlstring above may run a GC step, so a __gc finalizer, which may have
-         * removed (or added) fields of t since they were counted */
-        if (i != (int)n)
+        case EGOI_KEYS_CHANGED:
             enc_fail(e, "table changed while it was being encoded (by a __gc finalizer?)");
-        keys = (kent *)lua_newuserdata(L, n * sizeof *keys);
-        for (j = 1; j <= (int)n; j++) {
-            lua_rawgeti(L, ks, j);
-            keys[j - 1].s = lua_tolstring(L, -1, &keys[j - 1].len); /* anchored in ks */
-            keys[j - 1].pos = j;
-            lua_pop(L, 1);
+            break;
+        case EGOI_KEYS_DUP: {
+            pseg *g = &e->path[e->npath++];
+            g->s = keys[info].s;
+            g->len = keys[info].len;
+            g->idx = 0;
+            enc_fail(e, "duplicate struct member name (a number key and the same string key)");
+            break;
         }
-        qsort(keys, n, sizeof *keys, kent_cmp);
+        default:
+            break;
+        }
         for (j = 0; j < (int)n; j++) {
             pseg *g = &e->path[e->npath];
             g->s = keys[j].s;
             g->len = keys[j].len;
             g->idx = 0;
             e->npath++;
-            if (j > 0 && kent_cmp(&keys[j - 1], &keys[j]) == 0)
-                enc_fail(e, "duplicate struct member name (a number key and the same string key)");
             xbuf_lit(L, e->b, "<member><name>");
             enc_text(e, keys[j].s, keys[j].len, "member name");
             xbuf_lit(L, e->b, "</name>");
-            lua_rawgeti(L, ko, keys[j].pos);
+            lua_rawgeti(L, ko, keys[j].slot);
             lua_rawget(L, t);
             enc_value(e, lua_gettop(L), depth);
             lua_pop(L, 1);
@@ -472,26 +299,26 @@ static void enc_value(enc *e, int idx, int depth)
     }
     case LUA_TNUMBER: {
         lua_Integer iv;
-        char tmp[64];
-        int k;
+        char tmp[EGOI_NUM_MAX];
+        size_t k;
         if (egoi_isinteger(L, idx, &iv)) {
-            k = snprintf(tmp, sizeof tmp, "%lld", (long long)iv);
+            k = egoi_fmt_integer(tmp, iv);
             if (iv >= -2147483647 - 1 && iv <= 2147483647) {
                 xbuf_lit(L, e->b, "<value><int>");
-                xbuf_add(L, e->b, tmp, (size_t)k);
+                xbuf_add(L, e->b, tmp, k);
                 xbuf_lit(L, e->b, "</int></value>");
             } else { /* beyond <int>: E-goi accepts strings everywhere */
                 xbuf_lit(L, e->b, "<value><string>");
-                xbuf_add(L, e->b, tmp, (size_t)k);
+                xbuf_add(L, e->b, tmp, k);
                 xbuf_lit(L, e->b, "</string></value>");
             }
         } else {
             double d = (double)lua_tonumber(L, idx);
             if (isnan(d) || isinf(d))
                 enc_fail(e, "NaN or infinity cannot be encoded");
-            k = fmt_double(tmp, sizeof tmp, d);
+            k = egoi_fmt_float(tmp, d);
             xbuf_lit(L, e->b, "<value><double>");
-            xbuf_add(L, e->b, tmp, (size_t)k);
+            xbuf_add(L, e->b, tmp, k);
             xbuf_lit(L, e->b, "</double></value>");
         }
         break;
@@ -541,7 +368,7 @@ static int l_xmlrpc_request(lua_State *L)
     e.npath = 0;
     e.revisit = 0;
     e.spare = REQ_MAX_REPEAT;
-    e.b = xbuf_new(L); /* index 3 */
+    e.b = egoi_buf_push(L); /* index 3 */
     lua_newtable(L);   /* index 4 */
     e.seen = 4;
     xbuf_lit(L, e.b, "<?xml version=\"1.0\"?><methodCall><methodName>");
@@ -553,7 +380,7 @@ static int l_xmlrpc_request(lua_State *L)
         xbuf_lit(L, e.b, "<value><struct></struct></value>");
     xbuf_lit(L, e.b, "</param></params></methodCall>");
     lua_pushlstring(L, e.b->p, e.b->len);
-    xbuf_release(e.b);
+    egoi_buf_free(e.b);
     return 1;
 }
 
@@ -600,9 +427,8 @@ typedef struct {
 
 typedef struct {
     XML_Parser parser;
-    char *text;
-    size_t tlen, tcap;
-    xbuf ops;
+    egoi_buf text; /* character data of the current element */
+    egoi_buf ops;
     int suspended;
     int flat;
     int depth;
@@ -619,10 +445,8 @@ static void xp_release(xparser *x)
         XML_ParserFree(x->parser);
         x->parser = NULL;
     }
-    free(x->text);
-    x->text = NULL;
-    x->tlen = x->tcap = 0;
-    xbuf_release(&x->ops);
+    egoi_buf_free(&x->text);
+    egoi_buf_free(&x->ops);
 }
 
 static int xp_gc(lua_State *L)
@@ -654,26 +478,8 @@ static void xp_fail(xparser *x, int code, const char *fmt, ...)
 
 static void xp_append(xparser *x, const char *s, size_t n)
 {
-    if (x->tcap - x->tlen < n) {
-        size_t ncap = x->tcap ? x->tcap : 256;
-        char *np;
-        while (ncap - x->tlen < n) {
-            if (ncap > (size_t)-1 / 2) {
-                xp_fail(x, XE_NOMEM, "out of memory");
-                return;
-            }
-            ncap *= 2;
-        }
-        np = (char *)realloc(x->text, ncap);
-        if (np == NULL) {
-            xp_fail(x, XE_NOMEM, "out of memory");
-            return;
-        }
-        x->text = np;
-        x->tcap = ncap;
-    }
-    memcpy(x->text + x->tlen, s, n);
-    x->tlen += n;
+    if (!egoi_buf_add(&x->text, s, n))
+        xp_fail(x, XE_NOMEM, "out of memory");
 }
 
 /* Appends one op (see OP_*) for xp_drain; suspends the parser when the
@@ -688,7 +494,7 @@ static void xp_op(xparser *x, int op, const char *s, size_t n, int idx)
         need += sizeof n + n;
     else if (op == OP_APPEND)
         need += sizeof idx;
-    if (n > (size_t)-1 / 2 || xbuf_reserve(&x->ops, need) != 0) {
+    if (n > (size_t)-1 / 2 || !egoi_buf_reserve(&x->ops, need)) {
         xp_fail(x, XE_NOMEM, "out of memory");
         return;
     }
@@ -832,7 +638,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
             xp_op(x, OP_TABLE, NULL, 0, 0);
         } else if (p->kind == K_FROOT) {
             xp_push_frame(x, K_FCHILD, 0);
-            x->tlen = 0;
+            x->text.len = 0;
         } else {
             xp_fail(x, XE_MALFORMED, "unexpected nesting: <%.40s> inside a field element", name);
         }
@@ -886,7 +692,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
                 }
                 kind = K_SCALAR;
             }
-            if (!all_ws(x->text, x->tlen)) {
+            if (!all_ws(x->text.p, x->text.len)) {
                 xp_fail(x, XE_MALFORMED, "text mixed with <%.40s> in <value>", name);
                 return;
             }
@@ -929,7 +735,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
     }
     xp_push_frame(x, kind, st);
     if (kind == K_VALUE || kind == K_SCALAR || kind == K_NAME)
-        x->tlen = 0;
+        x->text.len = 0;
     else if (kind == K_STRUCT || kind == K_ARRAY)
         xp_op(x, OP_TABLE, NULL, 0, 0);
 }
@@ -1011,8 +817,8 @@ static int b64_decode(char *buf, size_t n, size_t *outlen)
 /* Emits the Lua value of a finished scalar element (REST shape). */
 static void xp_push_scalar(xparser *x, int st)
 {
-    const char *s = x->text ? x->text : "";
-    size_t n = x->tlen, a = 0, b = x->tlen;
+    const char *s = x->text.p ? x->text.p : "";
+    size_t n = x->text.len, a = 0, b = x->text.len;
     while (a < b && is_xml_ws(s[a]))
         a++;
     while (b > a && is_xml_ws(s[b - 1]))
@@ -1045,7 +851,7 @@ static void xp_push_scalar(xparser *x, int st)
         break;
     case T_BASE64: {
         size_t o = 0;
-        if (n > 0 && !b64_decode(x->text, n, &o)) {
+        if (n > 0 && !b64_decode(x->text.p, n, &o)) {
             xp_fail(x, XE_MALFORMED, "invalid <base64> value");
             return;
         }
@@ -1070,23 +876,23 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
         return;
     f = &x->fr[--x->depth];
     p = x->depth > 0 ? &x->fr[x->depth - 1] : NULL;
-    text = x->text ? x->text : "";
+    text = x->text.p ? x->text.p : "";
 
     switch (f->kind) {
     case K_FCHILD:
         xp_str(x, name, strlen(name));
-        xp_str(x, text, x->tlen);
+        xp_str(x, text, x->text.len);
         xp_op(x, OP_SETFIRST, NULL, 0, 0); /* first occurrence of a field wins */
         break;
     case K_SCALAR:
         xp_push_scalar(x, f->st);
         break;
     case K_NAME:
-        xp_str(x, text, x->tlen);
+        xp_str(x, text, x->text.len);
         break;
     case K_VALUE:
         if (!f->has_a) /* untyped: the text is a string, whitespace kept */
-            xp_str(x, text, x->tlen);
+            xp_str(x, text, x->text.len);
         x->vdepth--;
         if (p->kind == K_MEMBER) {
             xp_op(x, OP_SET, NULL, 0, 0); /* [struct, name, value] */
@@ -1256,10 +1062,6 @@ void egoi_xmlrpc_open(lua_State *L)
         {"xml_flat", l_xml_flat},
         {NULL, NULL}
     };
-    luaL_newmetatable(L, XBUF_MT);
-    lua_pushcfunction(L, xbuf_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
     luaL_newmetatable(L, XP_MT);
     lua_pushcfunction(L, xp_gc);
     lua_setfield(L, -2, "__gc");
