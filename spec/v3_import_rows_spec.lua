@@ -10,7 +10,7 @@ describe("v3 contacts:import rows", function()
     function t.close() end
     local c = egoi.new{ api = "v3", apikey = "0123456789abcdef0123", transport = t, raise = false,
       rate_limit = { state_file = false }, log = function() end }
-    local rows = { { email = "a@x.y" }, { email = "b@x.y" }, { email = "c@x.y" }, { email = "d@x.y" } }
+    local rows = { { email = "a@example.com" }, { email = "b@example.com" }, { email = "c@example.com" }, { email = "d@example.com" } }
     rows[3] = nil
     local r, err = c.contacts:import(3, rows)
     if #rows == 4 then -- (the length of a table with a hole is either border: 2 or 4)
@@ -21,7 +21,7 @@ describe("v3 contacts:import rows", function()
     else
       assert.equal(2, #cjson.decode(t.sent[1].body).contacts)
     end
-    r = c.contacts:import(3, { { email = "a@x.y" }, { email = "b@x.y" }, { email = "c@x.y" } })
+    r = c.contacts:import(3, { { email = "a@example.com" }, { email = "b@example.com" }, { email = "c@example.com" } })
     assert.is_table(r)
     assert.equal(3, #cjson.decode(t.sent[#t.sent].body).contacts)
   end)

@@ -157,8 +157,17 @@ local function table_source(rows)
   if type(rows) == "function" then
     nextrow = rows
   else
+    -- every row up to #rows is sent: a hole would end a walk there, so it is refused first
+    local n = #rows
+    for k = 1, n do
+      if rows[k] == nil then
+        raise_usage(("argument 'rows': row %d is missing (a hole in the array; rows after it would be lost)"):format(k),
+          "INVALID_ARGUMENT")
+      end
+    end
     nextrow = function()
       i = i + 1
+      if i > n then return nil end
       return rows[i]
     end
   end
