@@ -11,8 +11,9 @@ N=${BENCH_N:-2000}
 ROWS=${BENCH_ROWS:-1000000}
 SANDBOX=${EGOI_SANDBOX:-bin/egoi-sandbox}
 W=$(mktemp -d /tmp/egoi-bench.XXXXXX)
-NGINX_PID=""; SB_PID=""; REDIS_PID=""
+NGINX_PID=""; SB_PID=""; REDIS_PID=""; HOOK_PID=""
 cleanup() {
+  [ -n "$HOOK_PID" ] && kill "$HOOK_PID" 2>/dev/null
   [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
   [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
   [ -n "$SB_PID" ] && kill "$SB_PID" 2>/dev/null
@@ -203,6 +204,14 @@ for _ in $(seq 50); do
   lua5.4 -e "assert(require('socket').connect('127.0.0.1', $PORT))" 2>/dev/null && break; sleep 0.2
 done
 U2="http://127.0.0.1:$PORT/v2/rest.php"; U3="http://127.0.0.1:$PORT"
+# v3's export action delivers the file's link to a callback URL: a loopback receiver for it
+HOOK_PORT=$(free_port)
+/usr/bin/python3 spec/servers/sandbox_callback_sink.py "$HOOK_PORT" "$W/hooks.jsonl" >/dev/null 2>&1 &
+HOOK_PID=$!
+for _ in $(seq 50); do
+  lua5.4 -e "assert(require('socket').connect('127.0.0.1', $HOOK_PORT))" 2>/dev/null && break; sleep 0.2
+done
+export EGOI_BENCH_HOOK="http://127.0.0.1:$HOOK_PORT/export" EGOI_BENCH_HOOKS="$W/hooks.jsonl"
 job() { lua54 bench/calls_per_job.lua "$@" || echo "$1 $2 $5 failed - - - - (see above)"; }
 prep() { lua54 bench/calls_per_job.lua prepare "$U2" "$W" "$1" "$2"; }
 printf "%-9s %-4s %9s %8s %8s %9s %8s %8s  %s\n" "job" "api" "size" "calls" "min" "vendor" "wall s" "RSS MB" "note"
@@ -219,7 +228,7 @@ printf "%-9s %-4s %9s %8s %8s %9s %8s %8s  %s\n" "job" "api" "size" "calls" "min
 } | while read -r j a n c m v t r note; do
   printf "%-9s %-4s %9s %8s %8s %9s %8s %8s  %s\n" "$j" "$a" "$n" "$c" "$m" "$v" "$t" "$r" "$note"
 done
-kill "$SB_PID" 2>/dev/null; SB_PID=""
+kill "$SB_PID" "$HOOK_PID" 2>/dev/null; SB_PID=""; HOOK_PID=""
 echo "(calls = HTTP requests lua-egoi sent for the job, setup excluded; min = fewest the API allows;"
 echo " vendor = the vendor SDK's way, computed: bench/README.md (5); - = not available in this build)"
 fi
