@@ -657,6 +657,11 @@ local function perform(self, method, options, entry, buffer)
     local okx, result, err, retry, again = pcall(exchange, self, method, req, read_only, entry)
     if not okx then
       local why = result
+      if type(why) == "string" and why:find("interrupted!", 1, true) then
+        -- the interpreter's own SIGINT (lua.c): the caller's to handle, after the slot is kept
+        release(self, slot)
+        error(why, 0)
+      end
       result, retry, again = nil, false, false
       err = { kind = "protocol", code = "EXCHANGE_FAILED", retryable = false,
         reason = not read_only and REACHED or nil,
