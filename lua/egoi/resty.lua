@@ -79,6 +79,8 @@ local function read_body(ngx, max_body)
   if #body > max_body then return nil, "too_large" end
   return body
 end
+-- shared with the v3 webhook handler (egoi.resty_webhook): one plain-text answer, one body reader
+M._respond, M._read_body = respond, read_body
 
 function M.callback_handler(fn, opts)
   if type(fn) ~= "function" then

@@ -38,38 +38,13 @@
 -- Never the secret, the query or the request headers. An error inside it is logged and
 -- counts as "not kept". Logs carry codes, actions and counts: never the body or the secret.
 local webhook = require "egoi.webhook"
-local same_secret = require("egoi.resty")._same_secret
+local resty = require "egoi.resty"
+local same_secret, respond, read_body = resty._same_secret, resty._respond, resty._read_body
 
-local type, tostring, tonumber, rawget, error, pcall, pairs, ipairs, io_open =
-  type, tostring, tonumber, rawget, error, pcall, pairs, ipairs, io.open
+local type, tostring, rawget, error, pcall, pairs, ipairs =
+  type, tostring, rawget, error, pcall, pairs, ipairs
 
 local M = {}
-
-local function respond(ngx, status, text)
-  ngx.status = status
-  ngx.header["Content-Type"] = "text/plain; charset=utf-8"
-  if status == 405 then ngx.header["Allow"] = "POST" end
-  ngx.print(text, "\n")
-  return ngx.exit(ngx.HTTP_OK)
-end
-
--- the request body from memory or from nginx's spool file -> body | nil, "too_large"|"unreadable"
-local function read_body(ngx, max_body)
-  local cl = tonumber(ngx.var.http_content_length or "")
-  if cl and cl > max_body then return nil, "too_large" end
-  ngx.req.read_body()
-  local body = ngx.req.get_body_data()
-  if body == nil then
-    local file = ngx.req.get_body_file()
-    if not file then return "" end
-    local f = io_open(file, "rb")
-    if not f then return nil, "unreadable" end
-    body = f:read(max_body + 1) or ""
-    f:close()
-  end
-  if #body > max_body then return nil, "too_large" end
-  return body
-end
 
 local function check_opts(fn, opts)
   if type(fn) ~= "function" then
