@@ -32,6 +32,7 @@ EGOI_API int luaopen_egoi_core(lua_State *L)
     egoi_errors_open(L);
     egoi_encode_open(L);
     egoi_decode_open(L);
+    egoi_xmlread_open(L);
     egoi_xmlrpc_open(L);
     egoi_soap_open(L);
     egoi_transport_open(L);

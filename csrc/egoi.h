@@ -33,6 +33,7 @@ void egoi_encode_open(lua_State *L);
 void egoi_decode_open(lua_State *L);
 void egoi_xmlrpc_open(lua_State *L);
 void egoi_soap_open(lua_State *L);
+void egoi_xmlread_open(lua_State *L);
 void egoi_transport_open(lua_State *L);
 void egoi_ratelimit_open(lua_State *L);
 void egoi_redis_open(lua_State *L);

@@ -1,6 +1,5 @@
 /*
- * soap.c - SOAP for egoi.core: the request writer and an expat-driven
- * reader.
+ * soap.c - SOAP for egoi.core: the request writer and the answer converter.
  *
  *   core.soap_request(ns, op, params[, part]) -> SOAP 1.1 envelope (string)
  *       the bytes PHP SoapClient writes (egoi-v2-soap.md §3.1, §7): params
@@ -21,42 +20,21 @@
  *       are followed; a cycle is MALFORMED_XML and the values a document may
  *       expand to are bounded (TOO_LARGE), so a reference bomb stays small.
  *
- * The reader is generic: rd_parse() turns a document into a compact tree
- * (nodes with interned "uri\1local" names, resolved xsi:type, attributes,
- * leaf text) in malloc'd arrays owned by a userdata; expat callbacks never
- * touch the Lua API and stop the parser on the first problem. Lua values
- * are built afterwards by walking the tree (a memory error can only be
- * raised outside expat, and the userdata's __gc frees everything). Guards:
- * a size cap, an element depth cap, a node cap, DOCTYPE and entity
- * declarations refused (so no entity is ever expanded), external entities
- * never fetched.
+ * Answers are read by the shared document reader (xmlread.c) in namespace
+ * mode; the converter below walks its tree and builds the Lua values (a
+ * memory error can only be raised outside expat, and the reader's userdata
+ * frees everything).
  */
-#if !defined(XML_DTD) && !defined(EGOI_NO_EXPAT_DTD)
-#define XML_DTD 1
-#endif
-#include <expat.h>
-
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdint.h>
 #include <string.h>
-#include <time.h>
 
 #include "buffer.h"
-
-#define RD_MT "egoi.core.xml_reader"
+#include "xmlread.h"
 
 #define REQ_MAX_DEPTH 32
-#define RD_MAX_ELEM_DEPTH 256
-#define RD_MAX_VALUE_DEPTH 64
-#define RD_MAX_NODES 4000000
-#define RD_MAX_NAMES 1000000     /* distinct element/attribute/type names */
-#define RD_MAX_BINDS 1024        /* namespace declarations in scope */
-#define RD_DEFAULT_MAX ((lua_Integer)64 * 1024 * 1024)
-#define RD_SEP '\x01'
 
 #define NS_ENV11 "http://schemas.xmlsoap.org/soap/envelope/"
 #define NS_ENV12 "http://www.w3.org/2003/05/soap-envelope"
@@ -453,562 +431,95 @@ static int l_soap_request(lua_State *L)
 }
 
 /* ------------------------------------------------------------------ */
-/* The reader: a document as a compact tree                             */
+/* SOAP answers: the reader's tree (xmlread.c) to the neutral shape     */
 /* ------------------------------------------------------------------ */
 
-typedef struct {
-    int first, last, next; /* children / sibling, -1 for none */
-    int name;              /* interned "uri\1local" (or "local") */
-    int type;              /* interned resolved xsi:type, -1 none, -2 unresolvable */
-    int attr;              /* first attribute, -1 */
-    unsigned int toff, tlen; /* leaf text in rd.text */
-} rnode;
+#define SP_MAX_VALUE_DEPTH 64
+#define SP_DEFAULT_MAX ((lua_Integer)64 * 1024 * 1024)
 
+/* the state of one conversion; the id table and busy flags are Lua
+ * userdata (nothing to free when a memory error unwinds) */
 typedef struct {
-    int name, next;
-    unsigned int voff, vlen; /* value in rd.text */
-} rattr;
-
-typedef struct {
-    unsigned int off, len; /* in rd.names */
-} rname;
-
-typedef struct {
-    int prefix; /* interned prefix (-1: default namespace) */
-    int uri;    /* interned uri */
-} rbind;
-
-enum { RE_NONE, RE_MALFORMED, RE_DEEP, RE_DOCTYPE, RE_NOMEM, RE_LARGE };
-static const char *const re_codes[] = {
-    "", "MALFORMED_XML", "TOO_DEEP", "DOCTYPE_FORBIDDEN", "NOT_ENOUGH_MEMORY", "TOO_LARGE"
-};
-
-typedef struct {
-    XML_Parser parser;
-    rnode *nodes;
-    size_t nnodes, capnodes;
-    rattr *attrs;
-    size_t nattrs, capattrs;
-    egoi_buf text;  /* leaf texts and attribute values */
-    egoi_buf names; /* interned names */
-    rname *nm;
-    size_t nnm, capnm;
-    int *hash; /* open addressing over nm, capacity hcap (power of 2) */
-    size_t hcap;
-    rbind *binds;
-    size_t nbinds, capbinds;
-    egoi_buf tb; /* text of the innermost open element */
-    int stack[RD_MAX_ELEM_DEPTH];
-    int depth;
-    int err;
-    char msg[256];
-    /* interned names the converter asks for */
-    int q_xsi_type, q_xsi_nil, q_href, q_id, q_ref12, q_id12;
-    /* conversion */
-    int *ids; /* id hash: node indices, hcap2 */
+    egoi_xr *r;
+    int q_xsi_nil, q_href, q_id, q_ref12, q_id12; /* interned names, -1 when absent */
+    int *ids;                                    /* id hash: node indices, idcap slots */
     size_t idcap;
-    unsigned char *busy;
+    unsigned char *busy; /* per node: being expanded (cycle check) */
     size_t expanded, max_expanded;
-    size_t seed;
-} reader;
-
-static void rd_release(reader *r)
-{
-    if (r->parser != NULL) {
-        XML_ParserFree(r->parser);
-        r->parser = NULL;
-    }
-    free(r->nodes);
-    free(r->attrs);
-    free(r->nm);
-    free(r->hash);
-    free(r->binds);
-    free(r->ids);
-    free(r->busy);
-    r->nodes = NULL;
-    r->attrs = NULL;
-    r->nm = NULL;
-    r->hash = NULL;
-    r->binds = NULL;
-    r->ids = NULL;
-    r->busy = NULL;
-    egoi_buf_free(&r->text);
-    egoi_buf_free(&r->names);
-    egoi_buf_free(&r->tb);
-}
-
-static int rd_gc(lua_State *L)
-{
-    reader *r = (reader *)lua_touserdata(L, 1);
-    if (r != NULL)
-        rd_release(r);
-    return 0;
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void rd_fail(reader *r, int code, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    if (r->err != RE_NONE)
-        return;
-    r->err = code;
-    va_start(ap, fmt);
-    n = vsnprintf(r->msg, sizeof r->msg, fmt, ap);
-    va_end(ap);
-    if (r->parser != NULL && n >= 0 && (size_t)n < sizeof r->msg)
-        snprintf(r->msg + n, sizeof r->msg - (size_t)n, " at line %lu",
-                 (unsigned long)XML_GetCurrentLineNumber(r->parser));
-    if (r->parser != NULL)
-        XML_StopParser(r->parser, XML_FALSE);
-}
-
-static int rd_grow(reader *r, void **p, size_t *cap, size_t need, size_t size)
-{
-    size_t ncap;
-    void *np;
-    if (need <= *cap)
-        return 0;
-    ncap = *cap ? *cap * 2 : 64;
-    while (ncap < need)
-        ncap *= 2;
-    if (ncap > (size_t)-1 / size / 2) {
-        rd_fail(r, RE_NOMEM, "out of memory");
-        return -1;
-    }
-    np = realloc(*p, ncap * size);
-    if (np == NULL) {
-        rd_fail(r, RE_NOMEM, "out of memory");
-        return -1;
-    }
-    *p = np;
-    *cap = ncap;
-    return 0;
-}
-
-/* FNV-1a from a per-document seed (the reader's address and the clock),
- * so a document cannot be crafted to make the name or id tables collide */
-static size_t rd_hashof(const reader *r, const char *s, size_t n)
-{
-    size_t h = r->seed, i;
-    for (i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
-/* the id of the name s[0..n), interned on first sight; -1 on failure */
-static int rd_intern(reader *r, const char *s, size_t n)
-{
-    size_t h, i;
-    if (r->nnm * 2 >= r->hcap) {
-        size_t ncap = r->hcap ? r->hcap * 2 : 256, j;
-        int *nh = (int *)malloc(ncap * sizeof *nh);
-        if (nh == NULL) {
-            rd_fail(r, RE_NOMEM, "out of memory");
-            return -1;
-        }
-        for (j = 0; j < ncap; j++)
-            nh[j] = -1;
-        for (j = 0; j < r->nnm; j++) {
-            size_t k = rd_hashof(r, r->names.p + r->nm[j].off, r->nm[j].len) & (ncap - 1);
-            while (nh[k] != -1)
-                k = (k + 1) & (ncap - 1);
-            nh[k] = (int)j;
-        }
-        free(r->hash);
-        r->hash = nh;
-        r->hcap = ncap;
-    }
-    h = rd_hashof(r, s, n) & (r->hcap - 1);
-    for (i = h; r->hash[i] != -1; i = (i + 1) & (r->hcap - 1)) {
-        const rname *e = &r->nm[r->hash[i]];
-        if (e->len == n && memcmp(r->names.p + e->off, s, n) == 0)
-            return r->hash[i];
-    }
-    if (r->nnm >= RD_MAX_NAMES) {
-        rd_fail(r, RE_LARGE, "more than %d distinct names", RD_MAX_NAMES);
-        return -1;
-    }
-    if (n > UINT_MAX / 2 || r->names.len > UINT_MAX / 2 ||
-        rd_grow(r, (void **)&r->nm, &r->capnm, r->nnm + 1, sizeof *r->nm) != 0)
-        return -1;
-    r->nm[r->nnm].off = (unsigned int)r->names.len;
-    r->nm[r->nnm].len = (unsigned int)n;
-    if (!egoi_buf_add(&r->names, s, n) || !egoi_buf_addc(&r->names, '\0')) {
-        rd_fail(r, RE_NOMEM, "out of memory");
-        return -1;
-    }
-    r->hash[i] = (int)r->nnm;
-    return (int)r->nnm++;
-}
-
-static const char *rd_name(const reader *r, int id, size_t *len)
-{
-    if (len)
-        *len = r->nm[id].len;
-    return r->names.p + r->nm[id].off;
-}
-
-/* local part of an interned name */
-static const char *rd_local(const reader *r, int id)
-{
-    const char *s = rd_name(r, id, NULL), *sep = strchr(s, RD_SEP);
-    return sep ? sep + 1 : s;
-}
-
-/* 1 when the interned name id is uri + local */
-static int rd_is(const reader *r, int id, const char *uri, const char *local)
-{
-    size_t n, ul = uri ? strlen(uri) : 0;
-    const char *s;
-    if (id < 0)
-        return 0;
-    s = rd_name(r, id, &n);
-    if (uri == NULL)
-        return strcmp(s, local) == 0;
-    return n > ul && memcmp(s, uri, ul) == 0 && s[ul] == RD_SEP && strcmp(s + ul + 1, local) == 0;
-}
-
-static int rd_store_text(reader *r, const char *s, size_t n, unsigned int *off)
-{
-    if (r->text.len > UINT_MAX - n || !egoi_buf_add(&r->text, s, n)) {
-        rd_fail(r, RE_NOMEM, "out of memory");
-        return -1;
-    }
-    *off = (unsigned int)(r->text.len - n);
-    return 0;
-}
-
-/* the namespace bound to prefix p[0..n) (n == 0: the default one), or -1 */
-static int rd_resolve(reader *r, const char *p, size_t n)
-{
-    int pid = n ? rd_intern(r, p, n) : -1;
-    size_t i = r->nbinds;
-    if (n && pid < 0)
-        return -1;
-    while (i-- > 0)
-        if (r->binds[i].prefix == pid)
-            return r->binds[i].uri;
-    if (n == 3 && memcmp(p, "xml", 3) == 0)
-        return rd_intern(r, "http://www.w3.org/XML/1998/namespace", 36);
-    return -1;
-}
-
-static void XMLCALL rd_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
-{
-    reader *r = (reader *)ud;
-    int p = prefix ? rd_intern(r, prefix, strlen(prefix)) : -1;
-    int u = rd_intern(r, uri ? uri : "", uri ? strlen(uri) : 0);
-    if (r->err != RE_NONE)
-        return;
-    if (r->nbinds >= RD_MAX_BINDS) {
-        rd_fail(r, RE_LARGE, "more than %d namespace declarations in scope", RD_MAX_BINDS);
-        return;
-    }
-    if (rd_grow(r, (void **)&r->binds, &r->capbinds, r->nbinds + 1, sizeof *r->binds))
-        return;
-    r->binds[r->nbinds].prefix = p;
-    r->binds[r->nbinds].uri = u;
-    r->nbinds++;
-}
-
-static void XMLCALL rd_ns_end(void *ud, const XML_Char *prefix)
-{
-    reader *r = (reader *)ud;
-    int p = prefix ? rd_intern(r, prefix, strlen(prefix)) : -1;
-    size_t i = r->nbinds;
-    if (r->err != RE_NONE)
-        return;
-    while (i-- > 0) {
-        if (r->binds[i].prefix == p) {
-            memmove(r->binds + i, r->binds + i + 1, (r->nbinds - i - 1) * sizeof *r->binds);
-            r->nbinds--;
-            return;
-        }
-    }
-}
-
-static void XMLCALL rd_start(void *ud, const XML_Char *name, const XML_Char **atts)
-{
-    reader *r = (reader *)ud;
-    rnode *nd;
-    int id, i, prev = -1;
-    if (r->err != RE_NONE)
-        return;
-    if (r->depth >= RD_MAX_ELEM_DEPTH) {
-        rd_fail(r, RE_DEEP, "elements nested deeper than %d levels", RD_MAX_ELEM_DEPTH);
-        return;
-    }
-    if (r->nnodes >= RD_MAX_NODES) {
-        rd_fail(r, RE_LARGE, "more than %d elements", RD_MAX_NODES);
-        return;
-    }
-    if (rd_grow(r, (void **)&r->nodes, &r->capnodes, r->nnodes + 1, sizeof *r->nodes) != 0)
-        return;
-    id = (int)r->nnodes++;
-    nd = &r->nodes[id];
-    nd->first = nd->last = nd->next = -1;
-    nd->type = -1;
-    nd->attr = -1;
-    nd->toff = nd->tlen = 0;
-    nd->name = rd_intern(r, name, strlen(name));
-    for (i = 0; atts[i] != NULL; i += 2) {
-        size_t vl = strlen(atts[i + 1]);
-        int an = rd_intern(r, atts[i], strlen(atts[i]));
-        int ai;
-        if (r->err != RE_NONE ||
-            rd_grow(r, (void **)&r->attrs, &r->capattrs, r->nattrs + 1, sizeof *r->attrs) != 0)
-            return;
-        ai = (int)r->nattrs++;
-        r->attrs[ai].name = an;
-        r->attrs[ai].next = -1;
-        r->attrs[ai].vlen = (unsigned int)vl;
-        if (rd_store_text(r, atts[i + 1], vl, &r->attrs[ai].voff) != 0)
-            return;
-        nd = &r->nodes[id];
-        if (prev < 0)
-            nd->attr = ai;
-        else
-            r->attrs[prev].next = ai;
-        prev = ai;
-        if (an == r->q_xsi_type) { /* resolve the QName now, while its bindings are in scope */
-            const char *v = atts[i + 1], *colon = strchr(v, ':');
-            size_t pl = colon ? (size_t)(colon - v) : 0;
-            const char *loc = colon ? colon + 1 : v;
-            int uri = rd_resolve(r, v, pl);
-            if (uri < 0) {
-                nd->type = -2;
-            } else {
-                size_t ulen;
-                const char *us = rd_name(r, uri, &ulen);
-                size_t ll = strlen(loc), tot = ulen + 1 + ll;
-                char small[256];
-                char *tmp = tot <= sizeof small ? small : (char *)malloc(tot);
-                if (tmp == NULL) {
-                    rd_fail(r, RE_NOMEM, "out of memory");
-                    return;
-                }
-                memcpy(tmp, us, ulen);
-                tmp[ulen] = RD_SEP;
-                memcpy(tmp + ulen + 1, loc, ll);
-                nd->type = rd_intern(r, tmp, tot);
-                if (tmp != small)
-                    free(tmp);
-                nd = &r->nodes[id];
-            }
-        }
-    }
-    if (r->depth > 0) {
-        rnode *pa = &r->nodes[r->stack[r->depth - 1]];
-        if (pa->last < 0)
-            pa->first = id;
-        else
-            r->nodes[pa->last].next = id;
-        pa->last = id;
-    }
-    r->stack[r->depth++] = id;
-    r->tb.len = 0;
-}
-
-static void XMLCALL rd_end(void *ud, const XML_Char *name)
-{
-    reader *r = (reader *)ud;
-    rnode *nd;
-    (void)name;
-    if (r->err != RE_NONE || r->depth == 0)
-        return;
-    nd = &r->nodes[r->stack[--r->depth]];
-    if (nd->first < 0 && r->tb.len > 0) {
-        unsigned int off;
-        if (rd_store_text(r, r->tb.p, r->tb.len, &off) != 0)
-            return;
-        nd = &r->nodes[r->stack[r->depth]];
-        nd->toff = off;
-        nd->tlen = (unsigned int)r->tb.len;
-    }
-    r->tb.len = 0;
-}
-
-static void XMLCALL rd_chars(void *ud, const XML_Char *s, int len)
-{
-    reader *r = (reader *)ud;
-    if (r->err != RE_NONE || r->depth == 0 || len <= 0)
-        return;
-    if (r->nodes[r->stack[r->depth - 1]].first >= 0)
-        return; /* mixed content: the text of an element with children is dropped */
-    if (!egoi_buf_add(&r->tb, s, (size_t)len))
-        rd_fail(r, RE_NOMEM, "out of memory");
-}
-
-static void XMLCALL rd_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
-                               const XML_Char *pubid, int has_internal_subset)
-{
-    (void)sysid;
-    (void)pubid;
-    (void)has_internal_subset;
-    rd_fail((reader *)ud, RE_DOCTYPE, "DOCTYPE declaration (<!DOCTYPE %.40s>) refused", name);
-}
-
-static void XMLCALL rd_entity_decl(void *ud, const XML_Char *name, int is_param, const XML_Char *value,
-                                   int value_length, const XML_Char *base, const XML_Char *sysid,
-                                   const XML_Char *pubid, const XML_Char *notation)
-{
-    (void)is_param;
-    (void)value;
-    (void)value_length;
-    (void)base;
-    (void)sysid;
-    (void)pubid;
-    (void)notation;
-    rd_fail((reader *)ud, RE_DOCTYPE, "entity declaration (%.40s) refused", name);
-}
-
-static int XMLCALL rd_external(XML_Parser p, const XML_Char *context, const XML_Char *base,
-                               const XML_Char *sysid, const XML_Char *pubid)
-{
-    (void)p;
-    (void)context;
-    (void)base;
-    (void)sysid;
-    (void)pubid;
-    return XML_STATUS_ERROR;
-}
-
-/* Parses body into r (a zeroed reader). 0, or -1 with r->err/msg set. */
-static int rd_parse(reader *r, const char *body, size_t len, size_t max)
-{
-    const char sep[2] = { RD_SEP, '\0' };
-    r->depth = 0;
-    r->seed = (size_t)2166136261u ^ ((size_t)(uintptr_t)r * (size_t)0x9E3779B97F4A7C15ull) ^ (size_t)time(NULL);
-    if (len > max) {
-        rd_fail(r, RE_LARGE, "document of %zu bytes is larger than the limit of %zu", len, max);
-        return -1;
-    }
-    if (len > (size_t)INT_MAX) {
-        rd_fail(r, RE_LARGE, "document larger than 2 GiB");
-        return -1;
-    }
-    r->q_xsi_type = rd_intern(r, NS_XSI "\x01type", sizeof NS_XSI + 4);
-    r->q_xsi_nil = rd_intern(r, NS_XSI "\x01nil", sizeof NS_XSI + 3);
-    r->q_href = rd_intern(r, "href", 4);
-    r->q_id = rd_intern(r, "id", 2);
-    r->q_ref12 = rd_intern(r, NS_ENC12 "\x01ref", sizeof NS_ENC12 + 3);
-    r->q_id12 = rd_intern(r, NS_ENC12 "\x01id", sizeof NS_ENC12 + 2);
-    if (r->err != RE_NONE)
-        return -1;
-    r->parser = XML_ParserCreateNS(NULL, sep[0]);
-    if (r->parser == NULL) {
-        rd_fail(r, RE_NOMEM, "out of memory");
-        return -1;
-    }
-    XML_SetUserData(r->parser, r);
-    XML_SetElementHandler(r->parser, rd_start, rd_end);
-    XML_SetCharacterDataHandler(r->parser, rd_chars);
-    XML_SetNamespaceDeclHandler(r->parser, rd_ns_start, rd_ns_end);
-    XML_SetStartDoctypeDeclHandler(r->parser, rd_doctype);
-    XML_SetEntityDeclHandler(r->parser, rd_entity_decl);
-    XML_SetExternalEntityRefHandler(r->parser, rd_external);
-    XML_SetParamEntityParsing(r->parser, XML_PARAM_ENTITY_PARSING_NEVER);
-    if (XML_Parse(r->parser, body, (int)len, 1) != XML_STATUS_OK && r->err == RE_NONE)
-        rd_fail(r, RE_MALFORMED, "%s", XML_ErrorString(XML_GetErrorCode(r->parser)));
-    if (r->err == RE_NONE && r->nnodes == 0)
-        rd_fail(r, RE_MALFORMED, "no element");
-    XML_ParserFree(r->parser);
-    r->parser = NULL;
-    return r->err == RE_NONE ? 0 : -1;
-}
-
-/* value of attribute `name` on node n, or NULL */
-static const char *rd_attr(const reader *r, int n, int name, size_t *len)
-{
-    int a;
-    if (name < 0)
-        return NULL;
-    for (a = r->nodes[n].attr; a >= 0; a = r->attrs[a].next) {
-        if (r->attrs[a].name == name) {
-            *len = r->attrs[a].vlen;
-            return r->text.p + r->attrs[a].voff;
-        }
-    }
-    return NULL;
-}
-
-/* ------------------------------------------------------------------ */
-/* SOAP on the tree                                                     */
-/* ------------------------------------------------------------------ */
+} soapconv;
 
 /* the id (1.1 `id`, 1.2 `enc:id`) of node n, or NULL */
-static const char *rd_idval(const reader *r, int n, size_t *len)
+static const char *sp_idval(const soapconv *s, int n, size_t *len)
 {
-    const char *v = rd_attr(r, n, r->q_id, len);
-    return v != NULL ? v : rd_attr(r, n, r->q_id12, len);
+    const char *v = egoi_xr_attr(s->r, n, s->q_id, len);
+    return v != NULL ? v : egoi_xr_attr(s->r, n, s->q_id12, len);
 }
 
-static int rd_build_ids(reader *r)
+/* The id table and busy flags, made before the walk when the document
+ * has references: two userdata pushed on the stack. */
+static void sp_build_ids(lua_State *L, soapconv *s)
 {
+    const egoi_xr *r = s->r;
     size_t i, cap = 16;
     while (cap < r->nnodes * 2)
         cap *= 2;
-    r->ids = (int *)malloc(cap * sizeof *r->ids);
-    r->busy = (unsigned char *)calloc(r->nnodes, 1);
-    if (r->ids == NULL || r->busy == NULL)
-        return -1;
-    r->idcap = cap;
+    s->ids = (int *)lua_newuserdata(L, cap * sizeof *s->ids);
+    s->busy = (unsigned char *)lua_newuserdata(L, r->nnodes);
+    memset(s->busy, 0, r->nnodes);
+    s->idcap = cap;
     for (i = 0; i < cap; i++)
-        r->ids[i] = -1;
+        s->ids[i] = -1;
     for (i = 0; i < r->nnodes; i++) {
         size_t n = 0, h;
-        const char *v = rd_idval(r, (int)i, &n);
+        const char *v = sp_idval(s, (int)i, &n);
         if (v == NULL)
             continue;
-        h = rd_hashof(r, v, n) & (cap - 1);
-        while (r->ids[h] != -1) {
+        h = egoi_xr_hash(r, v, n) & (cap - 1);
+        while (s->ids[h] != -1) {
             size_t m = 0;
-            const char *o = rd_idval(r, r->ids[h], &m);
+            const char *o = sp_idval(s, s->ids[h], &m);
             if (m == n && memcmp(o, v, n) == 0)
                 break; /* the first element of an id wins */
             h = (h + 1) & (cap - 1);
         }
-        if (r->ids[h] == -1)
-            r->ids[h] = (int)i;
+        if (s->ids[h] == -1)
+            s->ids[h] = (int)i;
     }
-    return 0;
 }
 
-static int rd_find_id(reader *r, const char *v, size_t n)
+static int sp_find_id(const soapconv *s, const char *v, size_t n)
 {
     size_t h;
-    if (r->ids == NULL)
+    if (s->ids == NULL)
         return -1;
-    h = rd_hashof(r, v, n) & (r->idcap - 1);
-    while (r->ids[h] != -1) {
+    h = egoi_xr_hash(s->r, v, n) & (s->idcap - 1);
+    while (s->ids[h] != -1) {
         size_t m = 0;
-        const char *o = rd_idval(r, r->ids[h], &m);
+        const char *o = sp_idval(s, s->ids[h], &m);
         if (m == n && memcmp(o, v, n) == 0)
-            return r->ids[h];
-        h = (h + 1) & (r->idcap - 1);
+            return s->ids[h];
+        h = (h + 1) & (s->idcap - 1);
     }
     return -1;
 }
 
 /* the element a reference node points to (itself when it is none); -1
- * with r->err set for a dangling reference */
-static int sp_target(reader *r, int n)
+ * with the reader's error set for a dangling reference */
+static int sp_target(soapconv *s, int n)
 {
     size_t len;
-    const char *v = rd_attr(r, n, r->q_href, &len);
+    const char *v = egoi_xr_attr(s->r, n, s->q_href, &len);
     int t;
     if (v != NULL) {
         if (len == 0 || v[0] != '#') {
-            rd_fail(r, RE_MALFORMED, "href \"%.*s\" is not a local reference", (int)(len > 40 ? 40 : len), v);
+            egoi_xr_fail(s->r, EGOI_XR_MALFORMED, n, "href \"%.*s\" is not a local reference",
+                         (int)(len > 40 ? 40 : len), v);
             return -1;
         }
         v++;
         len--;
     } else {
-        v = rd_attr(r, n, r->q_ref12, &len);
+        v = egoi_xr_attr(s->r, n, s->q_ref12, &len);
         if (v == NULL)
             return n;
         if (len > 0 && v[0] == '#') { /* an IDREF; PHP writes "#ref1" */
@@ -1016,26 +527,23 @@ static int sp_target(reader *r, int n)
             len--;
         }
     }
-    if (r->ids == NULL && rd_build_ids(r) != 0) {
-        rd_fail(r, RE_NOMEM, "out of memory");
-        return -1;
-    }
-    t = rd_find_id(r, v, len);
+    t = sp_find_id(s, v, len);
     if (t < 0)
-        rd_fail(r, RE_MALFORMED, "reference to an unknown id \"%.*s\"", (int)(len > 40 ? 40 : len), v);
+        egoi_xr_fail(s->r, EGOI_XR_MALFORMED, n, "reference to an unknown id \"%.*s\"",
+                     (int)(len > 40 ? 40 : len), v);
     return t;
 }
 
-static int sp_is_array(const reader *r, int n)
+static int sp_is_array(const egoi_xr *r, int n)
 {
     int a;
     int t = r->nodes[n].type;
     if (t >= 0)
-        return rd_is(r, t, NS_ENC11, "Array") || rd_is(r, t, NS_ENC12, "Array");
+        return egoi_xr_is(r, t, NS_ENC11, "Array") || egoi_xr_is(r, t, NS_ENC12, "Array");
     for (a = r->nodes[n].attr; a >= 0; a = r->attrs[a].next) {
         int an = r->attrs[a].name;
-        if (rd_is(r, an, NS_ENC11, "arrayType") || rd_is(r, an, NS_ENC12, "itemType") ||
-            rd_is(r, an, NS_ENC12, "arraySize"))
+        if (egoi_xr_is(r, an, NS_ENC11, "arrayType") || egoi_xr_is(r, an, NS_ENC12, "itemType") ||
+            egoi_xr_is(r, an, NS_ENC12, "arraySize"))
             return 1;
     }
     return 0;
@@ -1067,7 +575,7 @@ static long sp_position(const char *s, size_t n, int *digits)
     return v;
 }
 
-static void sp_value(lua_State *L, reader *r, int n, int depth);
+static void sp_value(lua_State *L, soapconv *s, int n, int depth);
 
 /* what the keys of a table seen so far say about its neutral shape */
 typedef struct {
@@ -1096,12 +604,12 @@ static void ks_note(keyshape *ks, const char *k, size_t n)
 }
 
 /* pushes the text of leaf node n as a scalar */
-static void sp_scalar(lua_State *L, reader *r, int n)
+static void sp_scalar(lua_State *L, egoi_xr *r, int n)
 {
-    const rnode *nd = &r->nodes[n];
-    const char *s = r->text.p + nd->toff;
-    size_t len = nd->tlen;
-    if (nd->type >= 0 && (rd_is(r, nd->type, NS_XSD, "boolean") || rd_is(r, nd->type, NS_ENC11, "boolean"))) {
+    size_t len;
+    const char *s = egoi_xr_text(r, n, &len);
+    int ty = r->nodes[n].type;
+    if (ty >= 0 && (egoi_xr_is(r, ty, NS_XSD, "boolean") || egoi_xr_is(r, ty, NS_ENC11, "boolean"))) {
         while (len > 0 && (s[0] == ' ' || s[0] == '\n' || s[0] == '\t' || s[0] == '\r'))
             s++, len--;
         while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\n' || s[len - 1] == '\t' || s[len - 1] == '\r'))
@@ -1158,38 +666,38 @@ static void sp_finish(lua_State *L, const keyshape *ks)
 }
 
 /* first child element of n with local name `local` (any namespace) */
-static int sp_child(const reader *r, int n, const char *local)
+static int sp_child(const egoi_xr *r, int n, const char *local)
 {
     int c;
     for (c = r->nodes[n].first; c >= 0; c = r->nodes[c].next)
-        if (strcmp(rd_local(r, r->nodes[c].name), local) == 0)
+        if (strcmp(egoi_xr_local(r, r->nodes[c].name), local) == 0)
             return c;
     return -1;
 }
 
 /* pushes the key of a Map item: the key element's text */
-static int sp_key(lua_State *L, reader *r, int k, int depth)
+static int sp_key(lua_State *L, soapconv *s, int k)
 {
-    k = sp_target(r, k);
+    k = sp_target(s, k);
     if (k < 0)
         return -1;
-    if (r->nodes[k].first >= 0) {
-        rd_fail(r, RE_MALFORMED, "a Map key that is not a scalar");
+    if (s->r->nodes[k].first >= 0) {
+        egoi_xr_fail(s->r, EGOI_XR_MALFORMED, k, "a Map key that is not a scalar");
         return -1;
     }
-    (void)depth;
-    sp_scalar(L, r, k);
+    sp_scalar(L, s->r, k);
     return 0;
 }
 
-static void sp_map(lua_State *L, reader *r, int n, int depth)
+static void sp_map(lua_State *L, soapconv *s, int n, int depth)
 {
+    egoi_xr *r = s->r;
     int c;
     keyshape ks;
     ks_init(&ks);
     lua_newtable(L);
-    for (c = r->nodes[n].first; c >= 0 && r->err == RE_NONE; c = r->nodes[c].next) {
-        int it = sp_target(r, c), k, v;
+    for (c = r->nodes[n].first; c >= 0 && r->err == EGOI_XR_NONE; c = r->nodes[c].next) {
+        int it = sp_target(s, c), k, v;
         size_t kl;
         const char *key;
         if (it < 0)
@@ -1197,16 +705,16 @@ static void sp_map(lua_State *L, reader *r, int n, int depth)
         k = sp_child(r, it, "key");
         v = sp_child(r, it, "value");
         if (k < 0) {
-            rd_fail(r, RE_MALFORMED, "a Map item without a key");
+            egoi_xr_fail(r, EGOI_XR_MALFORMED, it, "a Map item without a key");
             return;
         }
-        if (sp_key(L, r, k, depth) != 0)
+        if (sp_key(L, s, k) != 0)
             return;
         if (v < 0)
             lua_pushliteral(L, "");
         else
-            sp_value(L, r, v, depth + 1);
-        if (r->err != RE_NONE)
+            sp_value(L, s, v, depth + 1);
+        if (r->err != EGOI_XR_NONE)
             return;
         key = lua_tolstring(L, -2, &kl);
         ks_note(&ks, key, kl);
@@ -1216,21 +724,23 @@ static void sp_map(lua_State *L, reader *r, int n, int depth)
     sp_finish(L, &ks);
 }
 
-static void sp_array(lua_State *L, reader *r, int n, int depth)
+static void sp_array(lua_State *L, soapconv *s, int n, int depth)
 {
+    egoi_xr *r = s->r;
     int c, i = 0;
     lua_newtable(L);
-    for (c = r->nodes[n].first; c >= 0 && r->err == RE_NONE; c = r->nodes[c].next) {
-        sp_value(L, r, c, depth + 1);
-        if (r->err != RE_NONE)
+    for (c = r->nodes[n].first; c >= 0 && r->err == EGOI_XR_NONE; c = r->nodes[c].next) {
+        sp_value(L, s, c, depth + 1);
+        if (r->err != EGOI_XR_NONE)
             return;
         lua_rawseti(L, -2, ++i);
     }
 }
 
 /* struct: child local names are keys, a repeated name a sequence */
-static void sp_struct(lua_State *L, reader *r, int n, int depth)
+static void sp_struct(lua_State *L, soapconv *s, int n, int depth)
 {
+    egoi_xr *r = s->r;
     int c, t, reps;
     keyshape ks;
     ks_init(&ks);
@@ -1238,11 +748,11 @@ static void sp_struct(lua_State *L, reader *r, int n, int depth)
     t = lua_gettop(L);
     lua_newtable(L); /* names seen more than once -> their sequence length */
     reps = t + 1;
-    for (c = r->nodes[n].first; c >= 0 && r->err == RE_NONE; c = r->nodes[c].next) {
-        const char *k = rd_local(r, r->nodes[c].name);
+    for (c = r->nodes[n].first; c >= 0 && r->err == EGOI_XR_NONE; c = r->nodes[c].next) {
+        const char *k = egoi_xr_local(r, r->nodes[c].name);
         ks_note(&ks, k, strlen(k));
-        sp_value(L, r, c, depth + 1);
-        if (r->err != RE_NONE)
+        sp_value(L, s, c, depth + 1);
+        if (r->err != EGOI_XR_NONE)
             return;
         lua_getfield(L, t, k);
         if (lua_isnil(L, -1)) {
@@ -1278,50 +788,52 @@ static void sp_struct(lua_State *L, reader *r, int n, int depth)
 }
 
 /* pushes the value of element n (depth: its nesting level) */
-static void sp_value(lua_State *L, reader *r, int n, int depth)
+static void sp_value(lua_State *L, soapconv *s, int n, int depth)
 {
+    egoi_xr *r = s->r;
     size_t len;
     const char *nil;
     int t, ty;
-    if (depth > RD_MAX_VALUE_DEPTH) {
-        rd_fail(r, RE_DEEP, "values nested deeper than %d levels", RD_MAX_VALUE_DEPTH);
+    if (depth > SP_MAX_VALUE_DEPTH) {
+        egoi_xr_fail(r, EGOI_XR_DEEP, n, "values nested deeper than %d levels", SP_MAX_VALUE_DEPTH);
         return;
     }
-    if (++r->expanded > r->max_expanded) {
-        rd_fail(r, RE_LARGE, "the answer expands to more than %zu values (references?)", r->max_expanded);
+    if (++s->expanded > s->max_expanded) {
+        egoi_xr_fail(r, EGOI_XR_LARGE, n, "the answer expands to more than %zu values (references?)",
+                     s->max_expanded);
         return;
     }
-    t = sp_target(r, n);
+    t = sp_target(s, n);
     if (t < 0)
         return;
     if (t != n) {
-        if (r->busy[t]) {
-            rd_fail(r, RE_MALFORMED, "cyclic reference");
+        if (s->busy[t]) {
+            egoi_xr_fail(r, EGOI_XR_MALFORMED, n, "cyclic reference");
             return;
         }
-        r->busy[t] = 1;
-        sp_value(L, r, t, depth);
-        r->busy[t] = 0;
+        s->busy[t] = 1;
+        sp_value(L, s, t, depth);
+        s->busy[t] = 0;
         return;
     }
     luaL_checkstack(L, 8, "soap_response: nesting");
-    nil = rd_attr(r, n, r->q_xsi_nil, &len);
+    nil = egoi_xr_attr(r, n, s->q_xsi_nil, &len);
     if (nil != NULL && ((len == 4 && memcmp(nil, "true", 4) == 0) || (len == 1 && nil[0] == '1'))) {
         lua_pushliteral(L, "");
         return;
     }
     ty = r->nodes[n].type;
-    if (ty >= 0 && rd_is(r, ty, NS_MAP, "Map"))
-        sp_map(L, r, n, depth);
+    if (ty >= 0 && egoi_xr_is(r, ty, NS_MAP, "Map"))
+        sp_map(L, s, n, depth);
     else if (sp_is_array(r, n))
-        sp_array(L, r, n, depth);
+        sp_array(L, s, n, depth);
     else if (r->nodes[n].first >= 0)
-        sp_struct(L, r, n, depth);
+        sp_struct(L, s, n, depth);
     else {
         sp_scalar(L, r, n);
         return;
     }
-    if (r->err != RE_NONE)
+    if (r->err != EGOI_XR_NONE)
         return;
     /* a nested empty Map/Array/Struct is "" (REST's empty element) */
     if (depth > 1) {
@@ -1336,63 +848,75 @@ static void sp_value(lua_State *L, reader *r, int n, int depth)
 }
 
 /* the text of the first descendant path a/b (local names), or "" */
-static void sp_push_text(lua_State *L, reader *r, int n, const char *a, const char *b)
+static void sp_push_text(lua_State *L, egoi_xr *r, int n, const char *a, const char *b)
 {
     int c = n >= 0 ? sp_child(r, n, a) : -1;
+    size_t len;
+    const char *s;
     if (c >= 0 && b != NULL)
         c = sp_child(r, c, b);
-    if (c < 0)
+    if (c < 0) {
         lua_pushliteral(L, "");
-    else
-        lua_pushlstring(L, r->text.p + r->nodes[c].toff, r->nodes[c].tlen);
+        return;
+    }
+    s = egoi_xr_text(r, c, &len);
+    lua_pushlstring(L, s, len);
 }
 
-static int sp_fail(lua_State *L, reader *r)
+static int sp_find(const egoi_xr *r, const char *uri, const char *local)
 {
-    lua_pushnil(L);
-    lua_pushstring(L, re_codes[r->err]);
-    lua_pushstring(L, r->msg);
-    return 3;
+    char tmp[128];
+    int n = uri ? snprintf(tmp, sizeof tmp, "%s%c%s", uri, EGOI_XR_SEP, local)
+                : snprintf(tmp, sizeof tmp, "%s", local);
+    return egoi_xr_find(r, tmp, (size_t)n);
 }
 
 static int l_soap_response(lua_State *L)
 {
     size_t len;
     const char *body = luaL_checklstring(L, 1, &len);
-    lua_Integer max = luaL_optinteger(L, 2, RD_DEFAULT_MAX);
-    reader *r;
+    lua_Integer max = luaL_optinteger(L, 2, SP_DEFAULT_MAX);
+    soapconv sc;
+    egoi_xr *r;
     int env, bodyn, resp, c, v11;
     const char *ens;
     if (max < 0)
         max = 0;
     lua_settop(L, 2);
-    r = (reader *)lua_newuserdata(L, sizeof *r); /* index 3: owns all memory */
-    memset(r, 0, sizeof *r);
-    luaL_getmetatable(L, RD_MT);
-    lua_setmetatable(L, -2);
-    if (rd_parse(r, body, len, (size_t)max) != 0)
-        return sp_fail(L, r);
-    r->max_expanded = r->nnodes * 4 + 4096;
+    r = egoi_xr_push(L); /* index 3: owns the tree */
+    if (egoi_xr_parse(r, body, len, (size_t)max, EGOI_XR_NS, 0) != 0)
+        return egoi_xr_push_error(L, r);
+    memset(&sc, 0, sizeof sc);
+    sc.r = r;
+    sc.max_expanded = r->nnodes * 4 + 4096;
+    sc.q_xsi_nil = sp_find(r, NS_XSI, "nil");
+    sc.q_href = sp_find(r, NULL, "href");
+    sc.q_id = sp_find(r, NULL, "id");
+    sc.q_ref12 = sp_find(r, NS_ENC12, "ref");
+    sc.q_id12 = sp_find(r, NS_ENC12, "id");
+    if (sc.q_href >= 0 || sc.q_ref12 >= 0)
+        sp_build_ids(L, &sc); /* indices 4, 5 */
     env = 0;
-    v11 = rd_is(r, r->nodes[env].name, NS_ENV11, "Envelope");
-    if (!v11 && !rd_is(r, r->nodes[env].name, NS_ENV12, "Envelope")) {
-        rd_fail(r, RE_MALFORMED, "not a SOAP envelope (root element %.60s)", rd_local(r, r->nodes[env].name));
-        return sp_fail(L, r);
+    v11 = egoi_xr_is(r, r->nodes[env].name, NS_ENV11, "Envelope");
+    if (!v11 && !egoi_xr_is(r, r->nodes[env].name, NS_ENV12, "Envelope")) {
+        egoi_xr_fail(r, EGOI_XR_MALFORMED, env, "not a SOAP envelope (root element %.60s)",
+                     egoi_xr_local(r, r->nodes[env].name));
+        return egoi_xr_push_error(L, r);
     }
     ens = v11 ? NS_ENV11 : NS_ENV12;
     for (bodyn = r->nodes[env].first; bodyn >= 0; bodyn = r->nodes[bodyn].next)
-        if (rd_is(r, r->nodes[bodyn].name, ens, "Body"))
+        if (egoi_xr_is(r, r->nodes[bodyn].name, ens, "Body"))
             break;
     if (bodyn < 0) {
-        rd_fail(r, RE_MALFORMED, "SOAP envelope without a Body");
-        return sp_fail(L, r);
+        egoi_xr_fail(r, EGOI_XR_MALFORMED, env, "SOAP envelope without a Body");
+        return egoi_xr_push_error(L, r);
     }
     resp = r->nodes[bodyn].first;
     if (resp < 0) {
-        rd_fail(r, RE_MALFORMED, "SOAP Body without an element");
-        return sp_fail(L, r);
+        egoi_xr_fail(r, EGOI_XR_MALFORMED, bodyn, "SOAP Body without an element");
+        return egoi_xr_push_error(L, r);
     }
-    if (rd_is(r, r->nodes[resp].name, ens, "Fault")) {
+    if (egoi_xr_is(r, r->nodes[resp].name, ens, "Fault")) {
         lua_pushboolean(L, 0);
         lua_createtable(L, 0, 3);
         if (v11) {
@@ -1414,16 +938,16 @@ static int l_soap_response(lua_State *L)
     c = sp_child(r, resp, "return");
     if (c < 0)
         for (c = r->nodes[resp].first; c >= 0; c = r->nodes[c].next)
-            if (!rd_is(r, r->nodes[c].name, NS_RPC12, "result"))
+            if (!egoi_xr_is(r, r->nodes[c].name, NS_RPC12, "result"))
                 break;
     lua_pushboolean(L, 1);
     if (c < 0) {
         lua_pushnil(L); /* an operation without a result */
         return 2;
     }
-    sp_value(L, r, c, 1);
-    if (r->err != RE_NONE)
-        return sp_fail(L, r);
+    sp_value(L, &sc, c, 1);
+    if (r->err != EGOI_XR_NONE)
+        return egoi_xr_push_error(L, r);
     return 2;
 }
 
@@ -1435,9 +959,5 @@ static const luaL_Reg funcs[] = {
 
 void egoi_soap_open(lua_State *L)
 {
-    luaL_newmetatable(L, RD_MT);
-    lua_pushcfunction(L, rd_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
     egoi_setfuncs(L, funcs, 0);
 }

@@ -11,46 +11,23 @@
  * The request is built in one growing C buffer owned by a userdata (so an
  * error raised half-way cannot leak it).
  *
- * The parsers drive libexpat from a userdata (with __gc) that owns the
- * XML_Parser, the character-data buffer and an "op" buffer. Expat callbacks
- * never touch the Lua API: they validate, convert scalars to their REST
- * form, and append small stack operations (new table, push string, set
- * member, append item) to the op buffer; on a document error they record a
- * code and message and stop the parser. Whenever the op buffer passes
- * XP_BATCH bytes the callback suspends expat (resumable XML_StopParser);
- * the driver then runs the ops on the Lua stack (a stack of open containers,
- * one slot per container plus one for a pending member name) and resumes.
- * So Lua values are built while parsing, yet a Lua memory error can only be
- * raised outside expat. That matters: once a handler has been left by a
- * longjmp, XML_ParserFree of Debian's expat 2.5.0-1+deb12u5 frees nothing
- * (it believes it is still called from inside a handler).
+ * Answers are read by the shared document reader (xmlread.c), without
+ * namespaces (XML-RPC has none; "ex:i8" is an element name), and the tree
+ * is checked against the XML-RPC grammar and turned into Lua values here:
+ * no Lua call happens inside expat, and the reader's userdata frees
+ * everything when a memory error unwinds.
  */
-#if !defined(XML_DTD) && !defined(EGOI_NO_EXPAT_DTD)
-/* Debian's (and upstream's default) libexpat is built with XML_DTD; the
- * public header only declares the billion-laughs API when the including
- * code defines it too. Build with -DEGOI_NO_EXPAT_DTD for an expat built
- * without DTD support. */
-#define XML_DTD 1
-#endif
-#include <expat.h>
-
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buffer.h"
-
-#define XP_MT "egoi.core.xml_parser"
+#include "xmlread.h"
 
 #define REQ_MAX_DEPTH 32         /* table nesting of a request */
 #define REQ_MAX_REPEAT 100000    /* members/items walked again through shared tables */
-#define XP_MAX_VALUE_DEPTH 64    /* nested <value> levels of a response */
-#define XP_MAX_ELEM_DEPTH 256    /* element frames (>= 3 * 64 + 5) */
-#define XP_DEFAULT_MAX ((lua_Integer)64 * 1024 * 1024)
-#define XP_BATCH (256 * 1024)        /* op bytes before the driver runs them */
 
 /* The request is written into an egoi_buf owned by a userdata
  * (egoi_buf_push): raising while writing it leaks nothing. */
@@ -69,15 +46,6 @@ static void xbuf_add(lua_State *L, egoi_buf *b, const char *s, size_t n)
 static int is_xml_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static int all_ws(const char *s, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (!is_xml_ws(s[i]))
-            return 0;
-    return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -385,23 +353,13 @@ static int l_xmlrpc_request(lua_State *L)
 }
 
 /* ------------------------------------------------------------------ */
-/* expat-driven parsers                                                 */
+/* Answers: the reader's tree (xmlread.c) to Lua values                 */
 /* ------------------------------------------------------------------ */
 
-enum {
-    K_RESPONSE = 1, K_PARAMS, K_PARAM, K_FAULT, K_VALUE, K_SCALAR, K_STRUCT, K_MEMBER,
-    K_NAME, K_ARRAY, K_DATA, K_FROOT, K_FCHILD
-};
+#define XP_MAX_VALUE_DEPTH 64 /* nested <value> levels of a response */
+#define XP_DEFAULT_MAX ((lua_Integer)64 * 1024 * 1024)
+
 enum { T_INT, T_DOUBLE, T_BOOL, T_STRING, T_NIL, T_BASE64, T_DATETIME };
-enum { XE_NONE, XE_MALFORMED, XE_DEEP, XE_DOCTYPE, XE_NOMEM };
-/* ops run by xp_drain on the Lua stack */
-enum {
-    OP_TABLE = 1, /* push a new table */
-    OP_STR,       /* size_t n, n bytes: push a string */
-    OP_SET,       /* [t, k, v] -> t[k] = v */
-    OP_APPEND,    /* int i: [t, v] -> t[i] = v */
-    OP_SETFIRST   /* [t, k, v] -> t[k] = v unless t[k] is already set */
-};
 
 static const struct {
     const char *name;
@@ -412,332 +370,64 @@ static const struct {
     {"base64", T_BASE64}, {"dateTime.iso8601", T_DATETIME}, {NULL, 0}
 };
 
-static const char *const kind_names[] = {
-    "", "methodResponse", "params", "param", "fault", "value", "?", "struct", "member",
-    "name", "array", "data", "root", "child"
-};
-
 typedef struct {
-    unsigned char kind;
-    unsigned char st;    /* index in scalar_types for K_SCALAR */
-    unsigned char has_a; /* first expected child seen (value type, name, param, data...) */
-    unsigned char has_b; /* member: <value> seen */
-    int count;           /* array items so far */
-} xframe;
+    lua_State *L;
+    egoi_xr *r;
+    int vdepth; /* <value> levels open */
+} xconv;
 
-typedef struct {
-    XML_Parser parser;
-    egoi_buf text; /* character data of the current element */
-    egoi_buf ops;
-    int suspended;
-    int flat;
-    int depth;
-    int vdepth;
-    int err;
-    int is_fault;
-    char msg[256];
-    xframe fr[XP_MAX_ELEM_DEPTH];
-} xparser;
-
-static void xp_release(xparser *x)
+/* the element name of node n, as written (the reader runs without
+ * namespaces here: "ex:i8" is a name like any other) */
+static const char *x_name(const egoi_xr *r, int n)
 {
-    if (x->parser != NULL) {
-        XML_ParserFree(x->parser);
-        x->parser = NULL;
-    }
-    egoi_buf_free(&x->text);
-    egoi_buf_free(&x->ops);
+    return egoi_xr_name(r, r->nodes[n].name, NULL);
 }
 
-static int xp_gc(lua_State *L)
+static int x_is(const egoi_xr *r, int n, const char *name)
 {
-    xparser *x = (xparser *)lua_touserdata(L, 1);
-    if (x != NULL)
-        xp_release(x);
+    return strcmp(x_name(r, n), name) == 0;
+}
+
+static int x_fail(xconv *x, int n, const char *what)
+{
+    egoi_xr_fail(x->r, EGOI_XR_MALFORMED, n, "%s", what);
     return 0;
 }
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void xp_fail(xparser *x, int code, const char *fmt, ...)
+static int x_unexpected(xconv *x, int c, const char *inside)
 {
-    va_list ap;
-    int n;
-    if (x->err != XE_NONE)
-        return;
-    x->err = code;
-    va_start(ap, fmt);
-    n = vsnprintf(x->msg, sizeof x->msg, fmt, ap);
-    va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof x->msg)
-        snprintf(x->msg + n, sizeof x->msg - (size_t)n, " at line %lu",
-                 (unsigned long)XML_GetCurrentLineNumber(x->parser));
-    XML_StopParser(x->parser, XML_FALSE);
+    egoi_xr_fail(x->r, EGOI_XR_MALFORMED, c, "unexpected element <%.40s> inside <%s>", x_name(x->r, c),
+                 inside);
+    return 0;
 }
 
-static void xp_append(xparser *x, const char *s, size_t n)
+/* 1 when the container element n holds no text but whitespace */
+static int x_container(xconv *x, int n, const char *what)
 {
-    if (!egoi_buf_add(&x->text, s, n))
-        xp_fail(x, XE_NOMEM, "out of memory");
+    if (egoi_xr_blank(x->r, n))
+        return 1;
+    egoi_xr_fail(x->r, EGOI_XR_MALFORMED, n, "unexpected text inside <%s>", what);
+    return 0;
 }
 
-/* Appends one op (see OP_*) for xp_drain; suspends the parser when the
- * batch is full. */
-static void xp_op(xparser *x, int op, const char *s, size_t n, int idx)
+/* the only child of n, which must be named `name`; -1 (error set) else */
+static int x_only_child(xconv *x, int n, const char *inside, const char *name)
 {
-    size_t need = 1;
-    char *w;
-    if (x->err != XE_NONE)
-        return;
-    if (op == OP_STR)
-        need += sizeof n + n;
-    else if (op == OP_APPEND)
-        need += sizeof idx;
-    if (n > (size_t)-1 / 2 || !egoi_buf_reserve(&x->ops, need)) {
-        xp_fail(x, XE_NOMEM, "out of memory");
-        return;
+    const egoi_xr *r = x->r;
+    int c = r->nodes[n].first;
+    char msg[64];
+    if (!x_container(x, n, inside))
+        return -1;
+    if (c < 0) {
+        snprintf(msg, sizeof msg, "<%s> without <%s>", inside, name);
+        x_fail(x, n, msg);
+        return -1;
     }
-    w = x->ops.p + x->ops.len;
-    *w++ = (char)op;
-    if (op == OP_STR) {
-        memcpy(w, &n, sizeof n);
-        if (n > 0)
-            memcpy(w + sizeof n, s, n);
-    } else if (op == OP_APPEND) {
-        memcpy(w, &idx, sizeof idx);
+    if (!x_is(r, c, name)) {
+        x_unexpected(x, c, inside);
+        return -1;
     }
-    x->ops.len += need;
-    if (x->ops.len >= XP_BATCH && !x->suspended) {
-        x->suspended = 1;
-        XML_StopParser(x->parser, XML_TRUE);
-    }
-}
-
-#define xp_str(x, s, n) xp_op((x), OP_STR, (s), (n), 0)
-
-/* Runs the pending ops on the Lua stack (outside expat: raising is safe,
- * the userdata owns all memory). */
-static void xp_drain(lua_State *L, xparser *x)
-{
-    const char *p = x->ops.p;
-    size_t i = 0, n;
-    int k;
-    while (i < x->ops.len) {
-        switch (p[i++]) {
-        case OP_TABLE:
-            lua_newtable(L);
-            break;
-        case OP_STR:
-            memcpy(&n, p + i, sizeof n);
-            i += sizeof n;
-            lua_pushlstring(L, p + i, n);
-            i += n;
-            break;
-        case OP_SET:
-            lua_rawset(L, -3);
-            break;
-        case OP_APPEND:
-            memcpy(&k, p + i, sizeof k);
-            i += sizeof k;
-            lua_rawseti(L, -2, k);
-            break;
-        default: /* OP_SETFIRST */
-            lua_pushvalue(L, -2);
-            lua_rawget(L, -4);
-            if (lua_isnil(L, -1)) {
-                lua_pop(L, 1);
-                lua_rawset(L, -3);
-            } else {
-                lua_pop(L, 3);
-            }
-            break;
-        }
-    }
-    x->ops.len = 0;
-}
-
-static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
-                               const XML_Char *pubid, int has_internal_subset)
-{
-    (void)sysid;
-    (void)pubid;
-    (void)has_internal_subset;
-    xp_fail((xparser *)ud, XE_DOCTYPE, "DOCTYPE declaration (<!DOCTYPE %.40s>) refused", name);
-}
-
-static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_param,
-                                   const XML_Char *value, int value_length,
-                                   const XML_Char *base, const XML_Char *sysid,
-                                   const XML_Char *pubid, const XML_Char *notation)
-{
-    (void)is_param;
-    (void)value;
-    (void)value_length;
-    (void)base;
-    (void)sysid;
-    (void)pubid;
-    (void)notation;
-    xp_fail((xparser *)ud, XE_DOCTYPE, "entity declaration (%.40s) refused", name);
-}
-
-static int XMLCALL on_external_entity(XML_Parser p, const XML_Char *context,
-                                      const XML_Char *base, const XML_Char *sysid,
-                                      const XML_Char *pubid)
-{
-    (void)p;
-    (void)context;
-    (void)base;
-    (void)sysid;
-    (void)pubid;
-    return XML_STATUS_ERROR; /* never fetched; unreachable without a DOCTYPE */
-}
-
-static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
-{
-    xparser *x = (xparser *)ud;
-    const xframe *f;
-    if (x->err != XE_NONE || x->depth == 0)
-        return;
-    f = &x->fr[x->depth - 1];
-    if (f->kind == K_SCALAR || f->kind == K_NAME || f->kind == K_FCHILD ||
-        (f->kind == K_VALUE && !f->has_a))
-        xp_append(x, s, (size_t)len);
-    else if (!all_ws(s, (size_t)len))
-        xp_fail(x, XE_MALFORMED, "unexpected text inside <%s>",
-                f->kind == K_FROOT ? "root element" : kind_names[f->kind]);
-}
-
-static void xp_push_frame(xparser *x, int kind, int st)
-{
-    xframe *f = &x->fr[x->depth++];
-    f->kind = (unsigned char)kind;
-    f->st = (unsigned char)st;
-    f->has_a = f->has_b = 0;
-    f->count = 0;
-}
-
-static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **atts)
-{
-    xparser *x = (xparser *)ud;
-    xframe *p;
-    int kind = 0, st = 0;
-    (void)atts;
-    if (x->err != XE_NONE)
-        return;
-    if (x->depth >= XP_MAX_ELEM_DEPTH) {
-        xp_fail(x, XE_DEEP, "elements nested deeper than %d levels", XP_MAX_ELEM_DEPTH);
-        return;
-    }
-    p = x->depth > 0 ? &x->fr[x->depth - 1] : NULL;
-
-    if (x->flat) {
-        if (p == NULL) {
-            xp_push_frame(x, K_FROOT, 0);
-            xp_str(x, name, strlen(name));
-            xp_op(x, OP_TABLE, NULL, 0, 0);
-        } else if (p->kind == K_FROOT) {
-            xp_push_frame(x, K_FCHILD, 0);
-            x->text.len = 0;
-        } else {
-            xp_fail(x, XE_MALFORMED, "unexpected nesting: <%.40s> inside a field element", name);
-        }
-        return;
-    }
-
-    if (p == NULL) {
-        if (strcmp(name, "methodResponse") != 0) {
-            xp_fail(x, XE_MALFORMED, "root element is <%.40s>, expected <methodResponse>", name);
-            return;
-        }
-        kind = K_RESPONSE;
-    } else {
-        switch (p->kind) {
-        case K_RESPONSE:
-            if (!p->has_a && strcmp(name, "params") == 0)
-                kind = K_PARAMS;
-            else if (!p->has_a && strcmp(name, "fault") == 0)
-                kind = K_FAULT;
-            break;
-        case K_PARAMS:
-            if (strcmp(name, "param") == 0) {
-                if (p->has_a) {
-                    xp_fail(x, XE_MALFORMED, "more than one <param> in a response");
-                    return;
-                }
-                kind = K_PARAM;
-            }
-            break;
-        case K_PARAM:
-        case K_FAULT:
-            if (!p->has_a && strcmp(name, "value") == 0)
-                kind = K_VALUE;
-            break;
-        case K_VALUE:
-            if (p->has_a) {
-                xp_fail(x, XE_MALFORMED, "more than one type element in <value>");
-                return;
-            }
-            if (strcmp(name, "struct") == 0) {
-                kind = K_STRUCT;
-            } else if (strcmp(name, "array") == 0) {
-                kind = K_ARRAY;
-            } else {
-                for (st = 0; scalar_types[st].name != NULL; st++)
-                    if (strcmp(name, scalar_types[st].name) == 0)
-                        break;
-                if (scalar_types[st].name == NULL) {
-                    xp_fail(x, XE_MALFORMED, "unknown value type <%.40s>", name);
-                    return;
-                }
-                kind = K_SCALAR;
-            }
-            if (!all_ws(x->text.p, x->text.len)) {
-                xp_fail(x, XE_MALFORMED, "text mixed with <%.40s> in <value>", name);
-                return;
-            }
-            break;
-        case K_STRUCT:
-            if (strcmp(name, "member") == 0)
-                kind = K_MEMBER;
-            break;
-        case K_MEMBER:
-            if (!p->has_a && strcmp(name, "name") == 0)
-                kind = K_NAME;
-            else if (p->has_a && !p->has_b && strcmp(name, "value") == 0)
-                kind = K_VALUE;
-            break;
-        case K_ARRAY:
-            if (!p->has_a && strcmp(name, "data") == 0)
-                kind = K_DATA;
-            break;
-        case K_DATA:
-            if (strcmp(name, "value") == 0)
-                kind = K_VALUE;
-            break;
-        default:
-            break;
-        }
-        if (kind == 0) {
-            xp_fail(x, XE_MALFORMED, "unexpected element <%.40s> inside <%s>", name,
-                    p->kind == K_SCALAR ? scalar_types[p->st].name : kind_names[p->kind]);
-            return;
-        }
-        if (p->kind == K_MEMBER && kind == K_VALUE)
-            p->has_b = 1;
-        else
-            p->has_a = 1;
-    }
-
-    if (kind == K_VALUE && ++x->vdepth > XP_MAX_VALUE_DEPTH) {
-        xp_fail(x, XE_DEEP, "values nested deeper than %d levels", XP_MAX_VALUE_DEPTH);
-        return;
-    }
-    xp_push_frame(x, kind, st);
-    if (kind == K_VALUE || kind == K_SCALAR || kind == K_NAME)
-        x->text.len = 0;
-    else if (kind == K_STRUCT || kind == K_ARRAY)
-        xp_op(x, OP_TABLE, NULL, 0, 0);
+    return c;
 }
 
 static int is_number_text(const char *s, size_t n, int real)
@@ -814,11 +504,19 @@ static int b64_decode(char *buf, size_t n, size_t *outlen)
     return 1;
 }
 
-/* Emits the Lua value of a finished scalar element (REST shape). */
-static void xp_push_scalar(xparser *x, int st)
+/* pushes the value of scalar element n of type scalar_types[st] */
+static void x_scalar(xconv *x, int n, int st)
 {
-    const char *s = x->text.p ? x->text.p : "";
-    size_t n = x->text.len, a = 0, b = x->text.len;
+    lua_State *L = x->L;
+    egoi_xr *r = x->r;
+    size_t len, a = 0, b, o = 0;
+    char *s;
+    if (r->nodes[n].first >= 0) {
+        x_unexpected(x, r->nodes[n].first, scalar_types[st].name);
+        return;
+    }
+    s = egoi_xr_text(r, n, &len);
+    b = len;
     while (a < b && is_xml_ws(s[a]))
         a++;
     while (b > a && is_xml_ws(s[b - 1]))
@@ -827,231 +525,285 @@ static void xp_push_scalar(xparser *x, int st)
     case T_INT:
     case T_DOUBLE:
         if (!is_number_text(s + a, b - a, scalar_types[st].type == T_DOUBLE)) {
-            xp_fail(x, XE_MALFORMED, "invalid <%s> value", scalar_types[st].name);
+            egoi_xr_fail(r, EGOI_XR_MALFORMED, n, "invalid <%s> value", scalar_types[st].name);
             return;
         }
-        xp_str(x, s + a, b - a);
+        lua_pushlstring(L, s + a, b - a);
         break;
     case T_BOOL:
         if ((b - a == 1 && s[a] == '1') || (b - a == 4 && memcmp(s + a, "true", 4) == 0)) {
-            xp_str(x, "1", 1);
+            lua_pushliteral(L, "1");
         } else if ((b - a == 1 && s[a] == '0') || (b - a == 5 && memcmp(s + a, "false", 5) == 0)) {
-            xp_str(x, "0", 1);
+            lua_pushliteral(L, "0");
         } else {
-            xp_fail(x, XE_MALFORMED, "invalid <boolean> value");
+            x_fail(x, n, "invalid <boolean> value");
             return;
         }
         break;
     case T_NIL:
         if (b > a) {
-            xp_fail(x, XE_MALFORMED, "<%s> with content", scalar_types[st].name);
+            egoi_xr_fail(r, EGOI_XR_MALFORMED, n, "<%s> with content", scalar_types[st].name);
             return;
         }
-        xp_str(x, "", 0);
+        lua_pushliteral(L, "");
         break;
-    case T_BASE64: {
-        size_t o = 0;
-        if (n > 0 && !b64_decode(x->text.p, n, &o)) {
-            xp_fail(x, XE_MALFORMED, "invalid <base64> value");
+    case T_BASE64:
+        if (len > 0 && !b64_decode(s, len, &o)) { /* in place: each node is read once */
+            x_fail(x, n, "invalid <base64> value");
             return;
         }
-        xp_str(x, s, o);
+        lua_pushlstring(L, s, o);
         break;
-    }
     case T_DATETIME:
-        xp_str(x, s + a, b - a);
+        lua_pushlstring(L, s + a, b - a);
         break;
-    default: /* T_STRING */
-        xp_str(x, s, n);
+    default: /* T_STRING: as written, whitespace kept */
+        lua_pushlstring(L, s, len);
         break;
     }
 }
 
-static void XMLCALL on_end(void *ud, const XML_Char *name)
+static void x_value(xconv *x, int v);
+
+/* <struct> of <member><name/><value/></member>: a table (a repeated name:
+ * the last value) */
+static void x_struct(xconv *x, int n)
 {
-    xparser *x = (xparser *)ud;
-    const char *text;
-    xframe *f, *p;
-    if (x->err != XE_NONE || x->depth == 0)
+    lua_State *L = x->L;
+    const egoi_xr *r = x->r;
+    int m;
+    if (!x_container(x, n, "struct"))
         return;
-    f = &x->fr[--x->depth];
-    p = x->depth > 0 ? &x->fr[x->depth - 1] : NULL;
-    text = x->text.p ? x->text.p : "";
-
-    switch (f->kind) {
-    case K_FCHILD:
-        xp_str(x, name, strlen(name));
-        xp_str(x, text, x->text.len);
-        xp_op(x, OP_SETFIRST, NULL, 0, 0); /* first occurrence of a field wins */
-        break;
-    case K_SCALAR:
-        xp_push_scalar(x, f->st);
-        break;
-    case K_NAME:
-        xp_str(x, text, x->text.len);
-        break;
-    case K_VALUE:
-        if (!f->has_a) /* untyped: the text is a string, whitespace kept */
-            xp_str(x, text, x->text.len);
-        x->vdepth--;
-        if (p->kind == K_MEMBER) {
-            xp_op(x, OP_SET, NULL, 0, 0); /* [struct, name, value] */
-        } else if (p->kind == K_DATA) {
-            if (p->count == INT_MAX) {
-                xp_fail(x, XE_MALFORMED, "array too long");
-                return;
-            }
-            xp_op(x, OP_APPEND, NULL, 0, ++p->count);
-        } else if (p->kind == K_FAULT) {
-            x->is_fault = 1; /* K_PARAM: the result stays on the stack */
+    lua_newtable(L);
+    for (m = r->nodes[n].first; m >= 0; m = r->nodes[m].next) {
+        int nm, v;
+        size_t len;
+        const char *s;
+        if (!x_is(r, m, "member")) {
+            x_unexpected(x, m, "struct");
+            return;
         }
-        break;
-    case K_MEMBER:
-        if (!f->has_b)
-            xp_fail(x, XE_MALFORMED, "<member> without %s", f->has_a ? "<value>" : "<name>");
-        break;
-    case K_PARAM:
-    case K_FAULT:
-        if (!f->has_a)
-            xp_fail(x, XE_MALFORMED, "<%s> without <value>", kind_names[f->kind]);
-        break;
-    case K_PARAMS:
-        if (!f->has_a)
-            xp_fail(x, XE_MALFORMED, "<params> without <param>");
-        break;
-    case K_RESPONSE:
-        if (!f->has_a)
-            xp_fail(x, XE_MALFORMED, "<methodResponse> without <params> or <fault>");
-        break;
-    default:
-        break;
+        if ((nm = x_only_child(x, m, "member", "name")) < 0)
+            return;
+        if (r->nodes[nm].first >= 0) {
+            x_unexpected(x, r->nodes[nm].first, "name");
+            return;
+        }
+        v = r->nodes[nm].next;
+        if (v < 0) {
+            x_fail(x, m, "<member> without <value>");
+            return;
+        }
+        if (!x_is(r, v, "value")) {
+            x_unexpected(x, v, "member");
+            return;
+        }
+        s = egoi_xr_text(x->r, nm, &len);
+        lua_pushlstring(L, s, len);
+        x_value(x, v);
+        if (r->err != EGOI_XR_NONE)
+            return;
+        if (r->nodes[v].next >= 0) {
+            x_unexpected(x, r->nodes[v].next, "member");
+            return;
+        }
+        lua_rawset(L, -3);
     }
 }
 
-static const char *xp_code_name(int err)
+/* <array><data><value/>...</data></array> (or <array/>): a sequence */
+static void x_array(xconv *x, int n)
 {
-    switch (err) {
-    case XE_DEEP: return "TOO_DEEP";
-    case XE_DOCTYPE: return "DOCTYPE_FORBIDDEN";
-    default: return "MALFORMED_XML";
+    lua_State *L = x->L;
+    const egoi_xr *r = x->r;
+    int d, v, i = 0;
+    if (!x_container(x, n, "array"))
+        return;
+    lua_newtable(L);
+    d = r->nodes[n].first;
+    if (d < 0)
+        return;
+    if (!x_is(r, d, "data")) {
+        x_unexpected(x, d, "array");
+        return;
+    }
+    if (!x_container(x, d, "data"))
+        return;
+    for (v = r->nodes[d].first; v >= 0; v = r->nodes[v].next) {
+        if (!x_is(r, v, "value")) {
+            x_unexpected(x, v, "data");
+            return;
+        }
+        x_value(x, v);
+        if (r->err != EGOI_XR_NONE)
+            return;
+        lua_rawseti(L, -2, ++i);
+    }
+    if (r->nodes[d].next >= 0)
+        x_unexpected(x, r->nodes[d].next, "array");
+}
+
+/* pushes the value of <value> element v: its one type element, or its
+ * text as a string (whitespace kept) */
+static void x_value(xconv *x, int v)
+{
+    lua_State *L = x->L;
+    egoi_xr *r = x->r;
+    int c = r->nodes[v].first, st;
+    if (++x->vdepth > XP_MAX_VALUE_DEPTH) {
+        egoi_xr_fail(r, EGOI_XR_DEEP, v, "values nested deeper than %d levels", XP_MAX_VALUE_DEPTH);
+        return;
+    }
+    luaL_checkstack(L, 8, "xmlrpc_response: nesting");
+    if (c < 0) {
+        size_t len;
+        const char *s = egoi_xr_text(r, v, &len);
+        lua_pushlstring(L, s, len);
+    } else if (r->nodes[v].mixed) {
+        egoi_xr_fail(r, EGOI_XR_MALFORMED, v, "text mixed with <%.40s> in <value>", x_name(r, c));
+        return;
+    } else if (x_is(r, c, "struct")) {
+        x_struct(x, c);
+    } else if (x_is(r, c, "array")) {
+        x_array(x, c);
+    } else {
+        for (st = 0; scalar_types[st].name != NULL; st++)
+            if (x_is(r, c, scalar_types[st].name))
+                break;
+        if (scalar_types[st].name == NULL) {
+            egoi_xr_fail(r, EGOI_XR_MALFORMED, c, "unknown value type <%.40s>", x_name(r, c));
+            return;
+        }
+        x_scalar(x, c, st);
+    }
+    if (r->err == EGOI_XR_NONE && c >= 0 && r->nodes[c].next >= 0)
+        x_fail(x, r->nodes[c].next, "more than one type element in <value>");
+    x->vdepth--;
+}
+
+/* <methodResponse> with <params><param><value/> or <fault><value/>:
+ * pushes ok (boolean) and the value; 0, or -1 with the error set */
+static int x_response(xconv *x)
+{
+    lua_State *L = x->L;
+    const egoi_xr *r = x->r;
+    int c, p, v, fault;
+    if (!x_is(r, 0, "methodResponse")) {
+        egoi_xr_fail(x->r, EGOI_XR_MALFORMED, 0, "root element is <%.40s>, expected <methodResponse>",
+                     x_name(r, 0));
+        return -1;
+    }
+    if (!x_container(x, 0, "methodResponse"))
+        return -1;
+    c = r->nodes[0].first;
+    if (c < 0)
+        return x_fail(x, 0, "<methodResponse> without <params> or <fault>") - 1;
+    fault = x_is(r, c, "fault");
+    if (!fault && !x_is(r, c, "params"))
+        return x_unexpected(x, c, "methodResponse") - 1;
+    p = c;
+    if (!fault) {
+        if ((p = x_only_child(x, c, "params", "param")) < 0)
+            return -1;
+    }
+    if ((v = x_only_child(x, p, fault ? "fault" : "param", "value")) < 0)
+        return -1;
+    lua_pushboolean(L, !fault);
+    x_value(x, v);
+    if (r->err != EGOI_XR_NONE)
+        return -1;
+    if (r->nodes[v].next >= 0)
+        return x_unexpected(x, r->nodes[v].next, fault ? "fault" : "param") - 1;
+    if (!fault && r->nodes[p].next >= 0) {
+        int q = r->nodes[p].next;
+        if (x_is(r, q, "param"))
+            return x_fail(x, q, "more than one <param> in a response") - 1;
+        return x_unexpected(x, q, "params") - 1;
+    }
+    if (r->nodes[c].next >= 0)
+        return x_unexpected(x, r->nodes[c].next, "methodResponse") - 1;
+    if (fault && !lua_istable(L, -1))
+        return x_fail(x, v, "<fault> value is not a struct") - 1;
+    return 0;
+}
+
+/* a one-level document: pushes the root's name and {CHILD = text} (the
+ * first of a repeated name wins) */
+static void x_flat(xconv *x)
+{
+    lua_State *L = x->L;
+    egoi_xr *r = x->r;
+    int c;
+    size_t len;
+    const char *s;
+    if (!x_container(x, 0, "root element"))
+        return;
+    s = egoi_xr_name(r, r->nodes[0].name, &len);
+    lua_pushlstring(L, s, len);
+    lua_newtable(L);
+    for (c = r->nodes[0].first; c >= 0; c = r->nodes[c].next) { /* depth 2: leaves */
+        s = egoi_xr_name(r, r->nodes[c].name, &len);
+        lua_pushlstring(L, s, len);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, -3);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            s = egoi_xr_text(r, c, &len);
+            lua_pushlstring(L, s, len);
+            lua_rawset(L, -3);
+        } else {
+            lua_pop(L, 2);
+        }
     }
 }
 
-/* Shared driver. On success leaves the parsed values on top of the stack
- * and returns how many (1 for a response, 2 for flat); on a document
- * failure pushes nil, code, message and returns -3. */
-static int xp_run(lua_State *L, int flat)
+/* Shared driver: parses argument 1 (at most argument 2 bytes) and
+ * converts it; returns the number of results. */
+static int x_run(lua_State *L, int flat)
 {
-    size_t len, off = 0;
+    size_t len;
     const char *body = luaL_checklstring(L, 1, &len);
     lua_Integer max = luaL_optinteger(L, 2, XP_DEFAULT_MAX);
-    enum XML_Status status = XML_STATUS_OK;
-    xparser *x;
-    int base, want = flat ? 2 : 1;
-
+    xconv x;
+    int top;
     if (max < 0)
         return luaL_argerror(L, 2, "max_bytes must be >= 0");
     lua_settop(L, 2);
-    if ((unsigned long long)len > (unsigned long long)max) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "document of %zu bytes exceeds the limit of %lld bytes", len,
-                 (long long)max);
-        lua_pushnil(L);
-        lua_pushliteral(L, "TOO_LARGE");
-        lua_pushstring(L, msg);
-        return -3;
+    x.L = L;
+    x.vdepth = 0;
+    x.r = egoi_xr_push(L); /* index 3: owns the tree */
+    top = lua_gettop(L);
+    /* a callback document has two levels; deeper is not one */
+    if (egoi_xr_parse(x.r, body, len, (size_t)max, 0, flat ? 2 : 0) != 0 && flat &&
+        x.r->err == EGOI_XR_DEEP) {
+        char msg[sizeof x.r->msg];
+        memcpy(msg, x.r->msg, sizeof msg);
+        x.r->err = EGOI_XR_MALFORMED;
+        snprintf(x.r->msg, sizeof x.r->msg, "unexpected nesting: %.200s", msg);
     }
-    luaL_checkstack(L, 2 * XP_MAX_VALUE_DEPTH + 16, "xml nesting");
-
-    x = (xparser *)lua_newuserdata(L, sizeof *x);
-    memset(x, 0, sizeof *x);
-    luaL_getmetatable(L, XP_MT);
-    lua_setmetatable(L, -2);
-    base = lua_gettop(L);
-    x->flat = flat;
-    x->parser = XML_ParserCreate(NULL);
-    if (x->parser == NULL)
+    if (x.r->err == EGOI_XR_NONE) {
+        if (flat)
+            x_flat(&x);
+        else
+            x_response(&x);
+    }
+    if (x.r->err == EGOI_XR_NOMEM)
         return luaL_error(L, "xml parser: not enough memory");
-    XML_SetUserData(x->parser, x);
-    XML_SetElementHandler(x->parser, on_start, on_end);
-    XML_SetCharacterDataHandler(x->parser, on_text);
-    XML_SetStartDoctypeDeclHandler(x->parser, on_doctype);
-    XML_SetEntityDeclHandler(x->parser, on_entity_decl);
-    XML_SetExternalEntityRefHandler(x->parser, on_external_entity);
-    XML_SetParamEntityParsing(x->parser, XML_PARAM_ENTITY_PARSING_NEVER);
-#if defined(XML_DTD) && (XML_MAJOR_VERSION > 2 || (XML_MAJOR_VERSION == 2 && XML_MINOR_VERSION >= 4))
-    /* Belt and braces: no DOCTYPE gets through, so no entity can expand. */
-    XML_SetBillionLaughsAttackProtectionMaximumAmplification(x->parser, 2.0f);
-    XML_SetBillionLaughsAttackProtectionActivationThreshold(x->parser, 1024 * 1024);
-#endif
-
-    do {
-        size_t chunk = len - off;
-        int final = 1;
-        if (chunk > (size_t)(INT_MAX / 2)) {
-            chunk = (size_t)(INT_MAX / 2);
-            final = 0;
-        }
-        status = XML_Parse(x->parser, body + off, (int)chunk, final);
-        off += chunk;
-        while (status == XML_STATUS_SUSPENDED && x->err == XE_NONE) {
-            xp_drain(L, x); /* may raise: everything is owned by the userdata */
-            x->suspended = 0;
-            status = XML_ResumeParser(x->parser);
-        }
-    } while (status == XML_STATUS_OK && x->err == XE_NONE && off < len);
-    if (status == XML_STATUS_OK && x->err == XE_NONE)
-        xp_drain(L, x);
-
-    if (x->err == XE_NONE && status != XML_STATUS_OK) {
-        enum XML_Error code = XML_GetErrorCode(x->parser);
-        x->err = XE_MALFORMED;
-        snprintf(x->msg, sizeof x->msg, "%s at line %lu, column %lu", XML_ErrorString(code),
-                 (unsigned long)XML_GetCurrentLineNumber(x->parser),
-                 (unsigned long)XML_GetCurrentColumnNumber(x->parser));
-    }
-    if (x->err == XE_NONE && lua_gettop(L) != base + want) {
-        x->err = XE_MALFORMED;
-        snprintf(x->msg, sizeof x->msg, "incomplete document");
-    }
-    if (x->err == XE_NOMEM) {
-        xp_release(x);
-        return luaL_error(L, "xml parser: not enough memory");
-    }
-    if (x->err != XE_NONE) {
-        lua_settop(L, base);
-        lua_pushnil(L);
-        lua_pushstring(L, xp_code_name(x->err));
-        lua_pushstring(L, x->msg);
-        xp_release(x);
-        return -3;
-    }
-    if (!flat && x->is_fault && !lua_istable(L, -1)) {
-        lua_settop(L, base);
-        lua_pushnil(L);
-        lua_pushliteral(L, "MALFORMED_XML");
-        lua_pushliteral(L, "<fault> value is not a struct");
-        xp_release(x);
-        return -3;
-    }
-    xp_release(x);
-    if (!flat) {
-        lua_pushboolean(L, !x->is_fault);
-        lua_insert(L, -2);
+    if (x.r->err != EGOI_XR_NONE) {
+        lua_settop(L, top);
+        return egoi_xr_push_error(L, x.r);
     }
     return 2;
 }
 
 static int l_xmlrpc_response(lua_State *L)
 {
-    int n = xp_run(L, 0);
-    return n < 0 ? -n : n;
+    return x_run(L, 0);
 }
 
 static int l_xml_flat(lua_State *L)
 {
-    int n = xp_run(L, 1);
-    return n < 0 ? -n : n;
+    return x_run(L, 1);
 }
 
 void egoi_xmlrpc_open(lua_State *L)
@@ -1062,9 +814,5 @@ void egoi_xmlrpc_open(lua_State *L)
         {"xml_flat", l_xml_flat},
         {NULL, NULL}
     };
-    luaL_newmetatable(L, XP_MT);
-    lua_pushcfunction(L, xp_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
     egoi_setfuncs(L, fns, 0);
 }

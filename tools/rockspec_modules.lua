@@ -1,6 +1,7 @@
 -- tools/rockspec_modules.lua [--check] - the rockspec's Lua module list must
--- name every file under lua/egoi. Without --check it prints the entries to
--- paste; with --check it exits 1 listing what is missing or stale.
+-- name every file under lua/egoi, and egoi.core's sources every csrc/*.c.
+-- Without --check it prints the Lua entries to paste; with --check it exits 1
+-- listing what is missing or stale.
 local function files()
   local p = assert(io.popen("find lua/egoi -name '*.lua' | sort"))
   local out = {}
@@ -28,6 +29,15 @@ for _, e in ipairs(files()) do
   listed[e.mod] = nil
 end
 for mod in pairs(listed) do bad[#bad + 1] = "stale: " .. mod end
+local sources = {}
+for c in spec:gmatch('"(csrc/[%w_]+%.c)"') do sources[c] = true end
+local p = assert(io.popen("ls csrc/*.c"))
+for c in p:lines() do
+  if not sources[c] then bad[#bad + 1] = "missing C source: " .. c end
+  sources[c] = nil
+end
+p:close()
+for c in pairs(sources) do bad[#bad + 1] = "stale C source: " .. c end
 if #bad > 0 then
   io.stderr:write("rockspec/egoi-scm-1.rockspec is out of date:\n  " .. table.concat(bad, "\n  ") .. "\n")
   os.exit(1)
