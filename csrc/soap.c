@@ -33,8 +33,7 @@
 
 #include "buffer.h"
 #include "xmlread.h"
-
-#define REQ_MAX_DEPTH 32
+#include "xmlwrite.h"
 
 #define NS_ENV11 "http://schemas.xmlsoap.org/soap/envelope/"
 #define NS_ENV12 "http://www.w3.org/2003/05/soap-envelope"
@@ -62,20 +61,14 @@ static const char *const v_type[] = {
 };
 static const int v_ns[] = { U_XSD, U_XSD, U_XSD, U_XSD, U_MAP, U_ENC, U_XSD };
 
+/* The envelope is written into an egoi_buf owned by a userdata
+ * (egoi_buf_push) through the shared writer (xmlwrite.h); the namespaces
+ * the body used are noted for the Envelope's declarations. */
 typedef struct {
-    const char *s; /* key, or NULL for a list position */
-    size_t len;
-    lua_Integer idx;
-} wseg;
-
-typedef struct {
-    lua_State *L;
-    egoi_buf *b;
+    egoi_xw x;
     int used[U_COUNT];
     int order[U_COUNT];
     int nused;
-    int npath;
-    wseg path[REQ_MAX_DEPTH + 2];
 } writer;
 
 static void w_use(writer *w, int ns)
@@ -83,52 +76,6 @@ static void w_use(writer *w, int ns)
     if (!w->used[ns]) {
         w->used[ns] = 1;
         w->order[w->nused++] = ns;
-    }
-}
-
-static int w_fail(writer *w, const char *what)
-{
-    char path[320];
-    size_t n = 0;
-    int i;
-    path[0] = '\0';
-    for (i = 0; i < w->npath && n < sizeof path - 80; i++) {
-        const wseg *g = &w->path[i];
-        if (g->s == NULL) {
-            n += (size_t)snprintf(path + n, sizeof path - n, "[%lld]", (long long)g->idx);
-        } else {
-            size_t j, m = g->len > 48 ? 48 : g->len;
-            if (i > 0)
-                path[n++] = '.';
-            for (j = 0; j < m; j++) {
-                unsigned char c = (unsigned char)g->s[j];
-                path[n++] = (c >= 0x20 && c < 0x7F) ? (char)c : '?';
-            }
-            path[n] = '\0';
-        }
-    }
-    return luaL_error(w->L, "soap_request: %s at %s", what, n ? path : "functionOptions");
-}
-
-static void w_put(writer *w, const char *s, size_t n)
-{
-    if (!egoi_buf_add(w->b, s, n))
-        luaL_error(w->L, "soap_request: not enough memory");
-}
-
-#define w_lit(w, s) w_put((w), "" s, sizeof(s) - 1)
-static void w_str(writer *w, const char *s) { w_put(w, s, strlen(s)); }
-
-static void w_text(writer *w, const char *s, size_t n, const char *what)
-{
-    size_t at = 0;
-    int rc = egoi_buf_add_xml(w->b, s, n, &at);
-    if (rc == EGOI_XML_NOMEM) {
-        luaL_error(w->L, "soap_request: not enough memory");
-    } else if (rc != EGOI_XML_OK) {
-        char msg[112];
-        egoi_xml_text_error(msg, sizeof msg, rc, s, at, what);
-        w_fail(w, msg);
     }
 }
 
@@ -155,7 +102,7 @@ static int w_is_seq(lua_State *L, int t, size_t *n)
 
 static int w_kind(writer *w, int idx)
 {
-    lua_State *L = w->L;
+    lua_State *L = w->x.L;
     lua_Integer iv;
     size_t n;
     switch (lua_type(L, idx)) {
@@ -163,22 +110,11 @@ static int w_kind(writer *w, int idx)
     case LUA_TBOOLEAN: return V_BOOL;
     case LUA_TNUMBER: return egoi_isinteger(L, idx, &iv) ? V_INT : V_FLOAT;
     case LUA_TTABLE: return w_is_seq(L, idx, &n) ? V_ARRAY : V_MAP;
-    default: {
-        char msg[64];
-        snprintf(msg, sizeof msg, "cannot encode a %s value", luaL_typename(L, idx));
-        return w_fail(w, msg);
-    }
+    default: return egoi_xw_failf(&w->x, "cannot encode a %s value", luaL_typename(L, idx));
     }
 }
 
 static void w_value(writer *w, int idx, const char *tag, int depth);
-
-static void w_close_tag(writer *w, const char *tag)
-{
-    w_lit(w, "</");
-    w_str(w, tag);
-    w_lit(w, ">");
-}
 
 /* PHP turns a canonical decimal string key into an integer key */
 static int w_int_key(const char *s, size_t n)
@@ -197,9 +133,10 @@ static int w_int_key(const char *s, size_t n)
 /* the items of the Map at t (sorted keys: deterministic bodies) */
 static void w_map(writer *w, int t, int depth)
 {
-    lua_State *L = w->L;
+    egoi_xw *x = &w->x;
+    lua_State *L = x->L;
     size_t n = 0;
-    int ko, j, info = 0;
+    int ko, j;
     egoi_key *keys;
     lua_pushnil(L);
     while (lua_next(L, t) != 0) {
@@ -209,63 +146,38 @@ static void w_map(writer *w, int t, int depth)
     if (n == 0)
         return;
     if (n > (size_t)INT_MAX / 2)
-        w_fail(w, "table too large");
-    ko = lua_gettop(L) + 2;
-    switch (egoi_keys_as_strings(L, t, n, &keys, &info)) {
-    case EGOI_KEYS_BADTYPE: {
-        char msg[96];
-        snprintf(msg, sizeof msg, "a %s key cannot be a Map key",
-                 info == LUA_TNUMBER ? "non-integer number" : lua_typename(L, info));
-        w_fail(w, msg);
-        break;
-    }
-    case EGOI_KEYS_CHANGED:
-        w_fail(w, "table changed while it was being encoded (by a __gc finalizer?)");
-        break;
-    case EGOI_KEYS_DUP: {
-        wseg *g = &w->path[w->npath++];
-        g->s = keys[info].s;
-        g->len = keys[info].len;
-        g->idx = 0;
-        w_fail(w, "duplicate Map key (a number key and the same string key)");
-        break;
-    }
-    default:
-        break;
-    }
+        egoi_xw_fail(x, "table too large");
+    keys = egoi_xw_keys(x, t, n, "Map key", &ko);
     for (j = 0; j < (int)n; j++) {
-        wseg *g = &w->path[w->npath];
-        g->s = keys[j].s;
-        g->len = keys[j].len;
-        g->idx = 0;
-        w->npath++;
+        egoi_xw_push_key(x, keys[j].s, keys[j].len);
         if (w_int_key(keys[j].s, keys[j].len))
-            w_lit(w, "<item><key xsi:type=\"xsd:int\">");
+            egoi_xw_lit(x, "<item><key xsi:type=\"xsd:int\">");
         else
-            w_lit(w, "<item><key xsi:type=\"xsd:string\">");
-        w_text(w, keys[j].s, keys[j].len, "key");
-        w_lit(w, "</key>");
+            egoi_xw_lit(x, "<item><key xsi:type=\"xsd:string\">");
+        egoi_xw_text(x, keys[j].s, keys[j].len, "key");
+        egoi_xw_lit(x, "</key>");
         w_use(w, U_XSI);
         w_use(w, U_XSD);
         lua_rawgeti(L, ko, keys[j].slot);
         lua_rawget(L, t);
         w_value(w, lua_gettop(L), "value", depth);
         lua_pop(L, 1);
-        w_lit(w, "</item>");
-        w->npath--;
+        egoi_xw_lit(x, "</item>");
+        egoi_xw_pop(x);
     }
     lua_pop(L, 3);
 }
 
 static void w_array(writer *w, int t, const char *tag, int depth)
 {
-    lua_State *L = w->L;
+    egoi_xw *x = &w->x;
+    lua_State *L = x->L;
     size_t n = 0, i;
     int common = -1;
-    char tmp[48];
+    char tmp[64];
     w_is_seq(L, t, &n);
     if (n > (size_t)INT_MAX)
-        w_fail(w, "table too large");
+        egoi_xw_fail(x, "table too large");
     for (i = 1; i <= n; i++) {
         int k;
         lua_rawgeti(L, t, (int)i);
@@ -275,27 +187,23 @@ static void w_array(writer *w, int t, const char *tag, int depth)
     }
     if (common == -1)
         common = V_MIXED;
-    w_lit(w, "<");
-    w_str(w, tag);
-    w_lit(w, " SOAP-ENC:arrayType=\"");
-    w_str(w, v_type[common]);
+    egoi_xw_open(x, tag);
+    egoi_xw_lit(x, " SOAP-ENC:arrayType=\"");
+    egoi_xw_str(x, v_type[common]);
     snprintf(tmp, sizeof tmp, "[%zu]\" xsi:type=\"SOAP-ENC:Array\"", n);
-    w_str(w, tmp);
+    egoi_xw_str(x, tmp);
     if (n == 0) {
-        w_lit(w, "/>");
+        egoi_xw_lit(x, "/>");
     } else {
-        w_lit(w, ">");
+        egoi_xw_lit(x, ">");
         for (i = 1; i <= n; i++) {
-            wseg *g = &w->path[w->npath++];
-            g->s = NULL;
-            g->len = 0;
-            g->idx = (lua_Integer)i;
+            egoi_xw_push_index(x, (lua_Integer)i);
             lua_rawgeti(L, t, (int)i);
             w_value(w, lua_gettop(L), "item", depth);
             lua_pop(L, 1);
-            w->npath--;
+            egoi_xw_pop(x);
         }
-        w_close_tag(w, tag);
+        egoi_xw_close(x, tag);
     }
     w_use(w, U_ENC);
     w_use(w, v_ns[common]);
@@ -304,39 +212,36 @@ static void w_array(writer *w, int t, const char *tag, int depth)
 
 static void w_value(writer *w, int idx, const char *tag, int depth)
 {
-    lua_State *L = w->L;
+    egoi_xw *x = &w->x;
+    lua_State *L = x->L;
     int k = w_kind(w, idx);
     if (k == V_MAP || k == V_ARRAY) {
-        if (depth >= REQ_MAX_DEPTH)
-            w_fail(w, "tables nested deeper than 32 levels (cycle?)");
-        luaL_checkstack(L, 8, "soap_request: nesting");
+        egoi_xw_nest(x, depth + 1);
         if (k == V_ARRAY) {
             w_array(w, idx, tag, depth + 1);
             return;
         }
-        w_lit(w, "<");
-        w_str(w, tag);
-        w_lit(w, " xsi:type=\"ns2:Map\">");
+        egoi_xw_open(x, tag);
+        egoi_xw_lit(x, " xsi:type=\"ns2:Map\">");
         w_map(w, idx, depth + 1);
-        w_close_tag(w, tag);
+        egoi_xw_close(x, tag);
         w_use(w, U_XSI);
         w_use(w, U_MAP);
         return;
     }
-    w_lit(w, "<");
-    w_str(w, tag);
-    w_lit(w, " xsi:type=\"");
-    w_str(w, v_type[k]);
-    w_lit(w, "\">");
+    egoi_xw_open(x, tag);
+    egoi_xw_lit(x, " xsi:type=\"");
+    egoi_xw_str(x, v_type[k]);
+    egoi_xw_lit(x, "\">");
     if (k == V_STRING) {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
-        w_text(w, s, n, "string");
+        egoi_xw_text(x, s, n, "string");
     } else if (k == V_BOOL) {
         if (lua_toboolean(L, idx))
-            w_lit(w, "true");
+            egoi_xw_lit(x, "true");
         else
-            w_lit(w, "false");
+            egoi_xw_lit(x, "false");
     } else {
         char tmp[EGOI_NUM_MAX];
         size_t len;
@@ -347,12 +252,12 @@ static void w_value(writer *w, int idx, const char *tag, int depth)
         } else {
             double d = (double)lua_tonumber(L, idx);
             if (isnan(d) || isinf(d))
-                w_fail(w, "NaN or infinity cannot be encoded");
+                egoi_xw_fail(x, "NaN or infinity cannot be encoded");
             len = egoi_fmt_float(tmp, d);
         }
-        w_put(w, tmp, len);
+        egoi_xw_put(x, tmp, len);
     }
-    w_close_tag(w, tag);
+    egoi_xw_close(x, tag);
     w_use(w, U_XSI);
     w_use(w, v_ns[k]);
 }
@@ -394,25 +299,22 @@ static int l_soap_request(lua_State *L)
     lua_settop(L, 4);
     b = egoi_buf_push(L); /* index 5 */
     memset(&w, 0, sizeof w);
-    w.L = L;
-    w.b = b;
-    w_lit(&w, "<SOAP-ENV:Body><ns1:");
-    w_put(&w, op, oplen);
+    egoi_xw_init(&w.x, L, b, "soap_request", "functionOptions");
+    egoi_xw_lit(&w.x, "<SOAP-ENV:Body><ns1:");
+    egoi_xw_str(&w.x, op);
     if (lua_istable(L, 3)) {
-        w_lit(&w, ">");
-        w_put(&w, "<", 1);
-        w_put(&w, part, plen);
-        w_lit(&w, " xsi:type=\"ns2:Map\">");
+        egoi_xw_lit(&w.x, ">");
+        egoi_xw_open(&w.x, part);
+        egoi_xw_lit(&w.x, " xsi:type=\"ns2:Map\">");
         w_map(&w, 3, 1);
-        w_lit(&w, "</");
-        w_put(&w, part, plen);
-        w_lit(&w, "></ns1:");
-        w_put(&w, op, oplen);
-        w_lit(&w, "></SOAP-ENV:Body></SOAP-ENV:Envelope>\n");
+        egoi_xw_close(&w.x, part);
+        egoi_xw_lit(&w.x, "</ns1:");
+        egoi_xw_str(&w.x, op);
+        egoi_xw_lit(&w.x, "></SOAP-ENV:Body></SOAP-ENV:Envelope>\n");
         w_use(&w, U_XSI);
         w_use(&w, U_MAP);
     } else {
-        w_lit(&w, "/></SOAP-ENV:Body></SOAP-ENV:Envelope>\n");
+        egoi_xw_lit(&w.x, "/></SOAP-ENV:Body></SOAP-ENV:Envelope>\n");
     }
     w_use(&w, U_XSD);
     w_use(&w, U_ENC);

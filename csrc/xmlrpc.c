@@ -25,19 +25,9 @@
 
 #include "buffer.h"
 #include "xmlread.h"
+#include "xmlwrite.h"
 
-#define REQ_MAX_DEPTH 32         /* table nesting of a request */
 #define REQ_MAX_REPEAT 100000    /* members/items walked again through shared tables */
-
-/* The request is written into an egoi_buf owned by a userdata
- * (egoi_buf_push): raising while writing it leaks nothing. */
-static void xbuf_add(lua_State *L, egoi_buf *b, const char *s, size_t n)
-{
-    if (!egoi_buf_add(b, s, n))
-        luaL_error(L, "xmlrpc_request: not enough memory");
-}
-
-#define xbuf_lit(L, b, s) xbuf_add((L), (b), "" s, sizeof(s) - 1)
 
 /* ------------------------------------------------------------------ */
 /* XML 1.0 text checks                                                  */
@@ -52,83 +42,15 @@ static int is_xml_ws(char c)
 /* methodCall builder                                                   */
 /* ------------------------------------------------------------------ */
 
+/* The request is written into an egoi_buf owned by a userdata
+ * (egoi_buf_push) through the shared writer (xmlwrite.h): raising while
+ * writing it leaks nothing. */
 typedef struct {
-    const char *s; /* member name, or NULL for an array position */
-    size_t len;
-    lua_Integer idx;
-} pseg;
-
-typedef struct {
-    lua_State *L;
-    egoi_buf *b;
+    egoi_xw w;
     int seen;     /* stack index: tables (with subtables) already walked */
     int revisit;  /* > 0: inside a table walked before */
     long spare;   /* members/items left of REQ_MAX_REPEAT */
-    int npath;
-    pseg path[REQ_MAX_DEPTH + 2];
 } enc;
-
-static void path_add(char *out, size_t cap, size_t *n, const char *s, size_t len)
-{
-    size_t i;
-    for (i = 0; i < len && *n + 5 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c < 0x7F) {
-            out[(*n)++] = (char)c;
-        } else {
-            snprintf(out + *n, cap - *n, "\\x%02X", c);
-            *n += 4;
-        }
-    }
-    out[*n] = '\0';
-}
-
-static void path_format(const enc *e, char *out, size_t cap)
-{
-    size_t n = 0;
-    int i;
-    out[0] = '\0';
-    if (e->npath == 0) {
-        path_add(out, cap, &n, "params", 6);
-        return;
-    }
-    for (i = 0; i < e->npath; i++) {
-        const pseg *g = &e->path[i];
-        if (g->s == NULL) {
-            char tmp[32];
-            int k = snprintf(tmp, sizeof tmp, "[%lld]", (long long)g->idx);
-            path_add(out, cap, &n, tmp, (size_t)k);
-        } else {
-            if (i > 0)
-                path_add(out, cap, &n, ".", 1);
-            path_add(out, cap, &n, g->s, g->len > 64 ? 64 : g->len);
-        }
-    }
-}
-
-/* Raises "xmlrpc_request: <what> at <path>". Only userdata-owned memory
- * is live at this point, so nothing leaks. */
-static int enc_fail(enc *e, const char *what)
-{
-    char path[320];
-    path_format(e, path, sizeof path);
-    return luaL_error(e->L, "xmlrpc_request: %s at %s", what, path);
-}
-
-/* Appends s escaped for XML character data after checking that it is
- * valid UTF-8 made of characters XML 1.0 can carry. */
-static void enc_text(enc *e, const char *s, size_t n, const char *what)
-{
-    size_t at = 0;
-    int rc = egoi_buf_add_xml(e->b, s, n, &at);
-    if (rc == EGOI_XML_NOMEM) {
-        luaL_error(e->L, "xmlrpc_request: not enough memory");
-    } else if (rc != EGOI_XML_OK) {
-        char msg[112];
-        egoi_xml_text_error(msg, sizeof msg, rc, s, at, what);
-        enc_fail(e, msg);
-    }
-}
 
 static void enc_value(enc *e, int idx, int depth);
 
@@ -136,14 +58,13 @@ static void enc_value(enc *e, int idx, int depth);
  * params table being 1). force_struct: never an <array>. */
 static void enc_table(enc *e, int t, int depth, int force_struct)
 {
-    lua_State *L = e->L;
+    egoi_xw *w = &e->w;
+    lua_State *L = w->L;
     size_t n = 0;
     lua_Integer maxk = 0;
     int seq = 1, sub = 0, again = 0;
 
-    if (depth > REQ_MAX_DEPTH)
-        enc_fail(e, "tables nested deeper than 32 levels (cycle?)");
-    luaL_checkstack(L, 8, "xmlrpc_request: nesting");
+    egoi_xw_nest(w, depth);
 
     lua_pushnil(L);
     while (lua_next(L, t) != 0) {
@@ -162,7 +83,7 @@ static void enc_table(enc *e, int t, int depth, int force_struct)
         }
     }
     if (n > (size_t)INT_MAX)
-        enc_fail(e, "table too large");
+        egoi_xw_fail(w, "table too large");
     /* A table holding tables is recorded once walked: fields walked again
      * through a second path count against REQ_MAX_REPEAT, so a shared
      * subtable referenced at every level cannot cost exponential time. */
@@ -180,74 +101,45 @@ static void enc_table(enc *e, int t, int depth, int force_struct)
     if (e->revisit + again > 0) {
         e->spare -= (long)n;
         if (e->spare < 0)
-            enc_fail(e, "a table reached through many paths: more than 100000 fields walked"
-                        " again (a shared subtable referenced repeatedly?)");
+            egoi_xw_fail(w, "a table reached through many paths: more than 100000 fields walked"
+                            " again (a shared subtable referenced repeatedly?)");
     }
     e->revisit += again;
 
     if (seq && n > 0 && (size_t)maxk == n && !force_struct) {
         lua_Integer i;
-        xbuf_lit(L, e->b, "<value><array><data>");
+        egoi_xw_lit(w, "<value><array><data>");
         for (i = 1; i <= (lua_Integer)n; i++) {
             lua_rawgeti(L, t, (int)i);
-            e->path[e->npath].s = NULL;
-            e->path[e->npath].len = 0;
-            e->path[e->npath].idx = i;
-            e->npath++;
+            egoi_xw_push_index(w, i);
             enc_value(e, lua_gettop(L), depth);
-            e->npath--;
+            egoi_xw_pop(w);
             lua_pop(L, 1);
         }
-        xbuf_lit(L, e->b, "</data></array></value>");
+        egoi_xw_lit(w, "</data></array></value>");
         e->revisit -= again;
         return;
     }
 
-    xbuf_lit(L, e->b, "<value><struct>");
+    egoi_xw_lit(w, "<value><struct>");
     if (n > 0) {
-        int ko = lua_gettop(L) + 2, j, info = 0;
-        egoi_key *keys;
-        switch (egoi_keys_as_strings(L, t, n, &keys, &info)) {
-        case EGOI_KEYS_BADTYPE: {
-            char msg[96];
-            snprintf(msg, sizeof msg, "a %s key cannot be a struct member name",
-                     info == LUA_TNUMBER ? "non-integer number" : lua_typename(L, info));
-            enc_fail(e, msg);
-            break;
-        }
-        case EGOI_KEYS_CHANGED:
-            enc_fail(e, "table changed while it was being encoded (by a __gc finalizer?)");
-            break;
-        case EGOI_KEYS_DUP: {
-            pseg *g = &e->path[e->npath++];
-            g->s = keys[info].s;
-            g->len = keys[info].len;
-            g->idx = 0;
-            enc_fail(e, "duplicate struct member name (a number key and the same string key)");
-            break;
-        }
-        default:
-            break;
-        }
+        int ko, j;
+        egoi_key *keys = egoi_xw_keys(w, t, n, "struct member name", &ko);
         for (j = 0; j < (int)n; j++) {
-            pseg *g = &e->path[e->npath];
-            g->s = keys[j].s;
-            g->len = keys[j].len;
-            g->idx = 0;
-            e->npath++;
-            xbuf_lit(L, e->b, "<member><name>");
-            enc_text(e, keys[j].s, keys[j].len, "member name");
-            xbuf_lit(L, e->b, "</name>");
+            egoi_xw_push_key(w, keys[j].s, keys[j].len);
+            egoi_xw_lit(w, "<member><name>");
+            egoi_xw_text(w, keys[j].s, keys[j].len, "member name");
+            egoi_xw_lit(w, "</name>");
             lua_rawgeti(L, ko, keys[j].slot);
             lua_rawget(L, t);
             enc_value(e, lua_gettop(L), depth);
             lua_pop(L, 1);
-            xbuf_lit(L, e->b, "</member>");
-            e->npath--;
+            egoi_xw_lit(w, "</member>");
+            egoi_xw_pop(w);
         }
         lua_pop(L, 3);
     }
-    xbuf_lit(L, e->b, "</struct></value>");
+    egoi_xw_lit(w, "</struct></value>");
     e->revisit -= again;
 }
 
@@ -255,14 +147,15 @@ static void enc_table(enc *e, int t, int depth, int force_struct)
  * level depth. */
 static void enc_value(enc *e, int idx, int depth)
 {
-    lua_State *L = e->L;
+    egoi_xw *w = &e->w;
+    lua_State *L = w->L;
     switch (lua_type(L, idx)) {
     case LUA_TSTRING: {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
-        xbuf_lit(L, e->b, "<value><string>");
-        enc_text(e, s, n, "string");
-        xbuf_lit(L, e->b, "</string></value>");
+        egoi_xw_lit(w, "<value><string>");
+        egoi_xw_text(w, s, n, "string");
+        egoi_xw_lit(w, "</string></value>");
         break;
     }
     case LUA_TNUMBER: {
@@ -272,39 +165,36 @@ static void enc_value(enc *e, int idx, int depth)
         if (egoi_isinteger(L, idx, &iv)) {
             k = egoi_fmt_integer(tmp, iv);
             if (iv >= -2147483647 - 1 && iv <= 2147483647) {
-                xbuf_lit(L, e->b, "<value><int>");
-                xbuf_add(L, e->b, tmp, k);
-                xbuf_lit(L, e->b, "</int></value>");
+                egoi_xw_lit(w, "<value><int>");
+                egoi_xw_put(w, tmp, k);
+                egoi_xw_lit(w, "</int></value>");
             } else { /* beyond <int>: E-goi accepts strings everywhere */
-                xbuf_lit(L, e->b, "<value><string>");
-                xbuf_add(L, e->b, tmp, k);
-                xbuf_lit(L, e->b, "</string></value>");
+                egoi_xw_lit(w, "<value><string>");
+                egoi_xw_put(w, tmp, k);
+                egoi_xw_lit(w, "</string></value>");
             }
         } else {
             double d = (double)lua_tonumber(L, idx);
             if (isnan(d) || isinf(d))
-                enc_fail(e, "NaN or infinity cannot be encoded");
+                egoi_xw_fail(w, "NaN or infinity cannot be encoded");
             k = egoi_fmt_float(tmp, d);
-            xbuf_lit(L, e->b, "<value><double>");
-            xbuf_add(L, e->b, tmp, k);
-            xbuf_lit(L, e->b, "</double></value>");
+            egoi_xw_lit(w, "<value><double>");
+            egoi_xw_put(w, tmp, k);
+            egoi_xw_lit(w, "</double></value>");
         }
         break;
     }
     case LUA_TBOOLEAN:
         if (lua_toboolean(L, idx))
-            xbuf_lit(L, e->b, "<value><boolean>1</boolean></value>");
+            egoi_xw_lit(w, "<value><boolean>1</boolean></value>");
         else
-            xbuf_lit(L, e->b, "<value><boolean>0</boolean></value>");
+            egoi_xw_lit(w, "<value><boolean>0</boolean></value>");
         break;
     case LUA_TTABLE:
         enc_table(e, idx, depth + 1, 0);
         break;
-    default: {
-        char msg[64];
-        snprintf(msg, sizeof msg, "cannot encode a %s value", luaL_typename(L, idx));
-        enc_fail(e, msg);
-    }
+    default:
+        egoi_xw_failf(w, "cannot encode a %s value", luaL_typename(L, idx));
     }
 }
 
@@ -326,29 +216,29 @@ static int l_xmlrpc_request(lua_State *L)
 {
     size_t mlen;
     const char *m = luaL_checklstring(L, 1, &mlen);
+    egoi_buf *b;
     enc e;
     if (!valid_method_name(m, mlen))
         return luaL_argerror(L, 1, "method name must be 1-256 of A-Z a-z 0-9 _ . : /");
     if (!lua_isnoneornil(L, 2))
         luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
-    e.L = L;
-    e.npath = 0;
+    b = egoi_buf_push(L); /* index 3 */
+    lua_newtable(L);      /* index 4 */
+    egoi_xw_init(&e.w, L, b, "xmlrpc_request", "params");
+    e.seen = 4;
     e.revisit = 0;
     e.spare = REQ_MAX_REPEAT;
-    e.b = egoi_buf_push(L); /* index 3 */
-    lua_newtable(L);   /* index 4 */
-    e.seen = 4;
-    xbuf_lit(L, e.b, "<?xml version=\"1.0\"?><methodCall><methodName>");
-    xbuf_add(L, e.b, m, mlen);
-    xbuf_lit(L, e.b, "</methodName><params><param>");
+    egoi_xw_lit(&e.w, "<?xml version=\"1.0\"?><methodCall><methodName>");
+    egoi_xw_put(&e.w, m, mlen);
+    egoi_xw_lit(&e.w, "</methodName><params><param>");
     if (lua_istable(L, 2))
         enc_table(&e, 2, 1, 1);
     else
-        xbuf_lit(L, e.b, "<value><struct></struct></value>");
-    xbuf_lit(L, e.b, "</param></params></methodCall>");
-    lua_pushlstring(L, e.b->p, e.b->len);
-    egoi_buf_free(e.b);
+        egoi_xw_lit(&e.w, "<value><struct></struct></value>");
+    egoi_xw_lit(&e.w, "</param></params></methodCall>");
+    lua_pushlstring(L, b->p, b->len);
+    egoi_buf_free(b);
     return 1;
 }
 

@@ -4,7 +4,7 @@
  * subtables, sequences, references back to earlier tables: shared subtables and cycles,
  * keys PHP folds together, and garbage objects whose finalizer empties the root table and
  * closes the form_buffer being filled), which then goes through form_encode, form_request,
- * form_buffer:add, xmlrpc_request and normalize. Encoding errors are Lua errors by
+ * form_buffer:add, xmlrpc_request, soap_request and normalize. Encoding errors are Lua errors by
  * contract and fine; findings are crashes, sanitizer reports, an error that is not a
  * string, a failed fb:add that changed the buffer, form_encode and fb:add disagreeing,
  * and normalize raising.
@@ -298,6 +298,11 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     lua_pushliteral(L, "m");
     lua_pushvalue(L, root);
     try_call(L, 2);
+    fuzz_core(L, "soap_request");
+    lua_pushliteral(L, "urn:m");
+    lua_pushliteral(L, "m");
+    lua_pushvalue(L, root);
+    try_call(L, 3);
     fuzz_core(L, "normalize"); /* last: it changes the table in place */
     lua_pushvalue(L, root);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK)

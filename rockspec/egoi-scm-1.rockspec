@@ -36,6 +36,7 @@ build = {
             "csrc/core.c", "csrc/errors.c", "csrc/encode.c", "csrc/decode.c",
             "csrc/xmlrpc.c", "csrc/soap.c", "csrc/transport.c", "csrc/ratelimit.c", "csrc/redis.c",
             "csrc/signals.c", "csrc/filecheck.c", "csrc/buffer.c", "csrc/xmlread.c",
+            "csrc/xmlwrite.c",
          },
          defines = { "_DEFAULT_SOURCE", "_GNU_SOURCE" },
          libraries = { "curl", "expat", "hiredis" },
