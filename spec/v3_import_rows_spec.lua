@@ -10,7 +10,8 @@ describe("v3 contacts:import rows", function()
     function t.close() end
     local c = egoi.new{ api = "v3", apikey = "0123456789abcdef0123", transport = t, raise = false,
       rate_limit = { state_file = false }, log = function() end }
-    local rows = { { email = "a@example.com" }, { email = "b@example.com" }, { email = "c@example.com" }, { email = "d@example.com" } }
+    local rows = { { email = "a@example.com" }, { email = "b@example.com" }, { email = "c@example.com" },
+      { email = "d@example.com" } }
     rows[3] = nil
     local r, err = c.contacts:import(3, rows)
     if #rows == 4 then -- (the length of a table with a hole is either border: 2 or 4)
