@@ -3,7 +3,7 @@
 #   BUILD=dir      where `make` put egoi/core.so (default build)
 #   BENCH_N=2000   calls per client in (1);  BENCH_ROWS=1000000 rows in (4)
 #   EGOI_SANDBOX=path  sandbox used by (4) (default bin/egoi-sandbox)
-#   BENCH_SECTIONS="1 1b 1p 2 3 4 5"  which sections to run;  BENCH_ROUNDS=3  rounds of (1)
+#   BENCH_SECTIONS="1 1b 1p 1r 2 3 4 5"  which sections to run;  BENCH_ROUNDS=3  rounds of (1)
 #   BENCH_SCALE=1  sizes of (5): 1 = import 1,000,000, export and sync 100,000 (0.01 for a quick run)
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -20,7 +20,7 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT INT TERM
-SECTIONS=${BENCH_SECTIONS:-1 1b 1p 2 3 4 5}
+SECTIONS=${BENCH_SECTIONS:-1 1b 1p 1r 2 3 4 5}
 want() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
 best() { # file with "cpu rate" lines -> the line with the lowest cpu
   sort -n "$1" | head -n 1
@@ -136,6 +136,22 @@ for proto in rest xmlrpc soap soap_any; do
 done
 echo "(rest: form body + core.json_decode; xmlrpc: core.xmlrpc_request/response + Lua shaping;"
 echo " soap/soap_any: core.soap_request + core.soap_response, shaped in C; answer sizes differ: see bench/README.md)"
+echo
+fi
+
+# (1r) reading one big answer per protocol --------------------------------------------------
+if want 1r; then
+echo "(1r) read one subscriberData answer of 40-field records (sandbox encoders), Lua 5.4: ms per read (best of 5), peak MB above the process"
+printf "%-8s %-8s %10s %10s %12s\n" "records" "protocol" "answer MB" "ms/read" "peak MB"
+for n in 1000 15000; do
+  mkdir -p "$W/ar$n"
+  lua54 bench/answer_read.lua write "$W/ar$n" "$n"
+  for proto in rest xmlrpc soap; do
+    set -- $(lua54 bench/answer_read.lua read "$W/ar$n/answer.$proto" "$proto")
+    printf "%-8s %-8s %10s %10s %12s\n" "$n" "$proto" "$3" "$1" "$2"
+  done
+done
+echo "(rest: core.json_decode; xmlrpc: core.xmlrpc_response; soap: core.soap_response: both on the one XML reader)"
 echo
 fi
 
