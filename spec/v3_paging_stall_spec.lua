@@ -1,8 +1,8 @@
 -- v3 `each` against a server that ignores `offset` and sends no total_items: every page is the
 -- first one again, and nothing but the hourly call limit would end the paging. The second page,
 -- the same as the first, stops it with PAGING_STALLED before any item is yielded twice. Real
--- servers on loopback: a small Python one that answers every page alike, and the sandbox for a
--- normal multi-page run.
+-- servers on loopback: a small Python one that answers every page alike
+-- (spec/servers/v3_answer.py), and the sandbox for a normal multi-page run.
 local server = require "helpers.server"
 local egoi = require "egoi"
 local errors = require "egoi.errors"
@@ -28,9 +28,19 @@ local function drain(it)
 end
 
 describe("v3 each and a server that ignores offset", function()
-  local s
-  setup(function() s = server.start{ cmd = "python3 spec/servers/v3_stuck_pager.py {port}" } end)
-  teardown(function() if s then s:stop() end end)
+  local s, dir
+  setup(function()
+    dir = server.tmpdir("egoi-v3-stall")
+    local f = assert(io.open(dir .. "/page.json", "wb"))
+    f:write('{"items":[{"tag_id":1,"name":"one","color":"#000000"},{"tag_id":2,"name":"two","color":"#000000"},'
+      .. '{"tag_id":3,"name":"three","color":"#000000"}]}')
+    f:close()
+    s = server.start{ cmd = "python3 spec/servers/v3_answer.py {port} " .. server.shell_quote(dir .. "/page.json") }
+  end)
+  teardown(function()
+    if s then s:stop() end
+    server.rmdir(dir)
+  end)
 
   local function served()
     return tonumber((assert(http.request(s:url("/__count")))))

@@ -1,22 +1,19 @@
 #!/usr/bin/env python3
-"""A v3 server that ignores `offset`, for the paging specs.
+"""A v3 server that answers every request with one fixed JSON body, for the paging and
+decoding specs (a server that ignores `offset` answers every page alike).
 
-    python3 spec/servers/v3_stuck_pager.py <port>
+    python3 spec/servers/v3_answer.py <port> <file>
 
-Listens on 127.0.0.1:<port>. Every GET except /__count is answered 200 with the same JSON page
-of three items and no total_items, whatever its query asks. GET /__count answers how many such
-pages it has served.
+Listens on 127.0.0.1:<port>; every GET, POST, PUT, PATCH or DELETE is answered 200 with the
+bytes of <file> as application/json, whatever it asks. GET /__count answers how many such
+answers it has given.
 """
-import json
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-PAGE = json.dumps({"items": [
-    {"tag_id": 1, "name": "one", "color": "#000000"},
-    {"tag_id": 2, "name": "two", "color": "#000000"},
-    {"tag_id": 3, "name": "three", "color": "#000000"},
-]}).encode()
+with open(sys.argv[2], "rb") as f:
+    BODY = f.read()
 SERVED = [0]
 LOCK = threading.Lock()
 
@@ -35,14 +32,19 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n:
+            self.rfile.read(n)
         if self.path == "/__count":
             with LOCK:
-                n = SERVED[0]
-            self._answer("text/plain", ("%d\n" % n).encode())
+                count = SERVED[0]
+            self._answer("text/plain", ("%d\n" % count).encode())
             return
         with LOCK:
             SERVED[0] += 1
-        self._answer("application/json", PAGE)
+        self._answer("application/json", BODY)
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
 
 def main():
