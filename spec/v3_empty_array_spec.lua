@@ -62,8 +62,13 @@ describe("v3 answers: empty arrays", function()
   end
 
   it("a whole answer that is an empty array is one", function()
+    local started = {}
+    finally(function() -- (one finally per test: busted keeps the last)
+      for _, x in ipairs(started) do x[1]:stop() server.rmdir(x[2]) end
+    end)
     for _, body in ipairs{ "[]", " [ ] " } do
       local srv, d = answering(body)
+      started[#started + 1] = { srv, d }
       for _, decoder in ipairs{ "egoi", "cjson" } do
         local c = client(srv:url(""), decoder)
         local doc = assert(c:request("GET", "/x"))
@@ -71,8 +76,6 @@ describe("v3 answers: empty arrays", function()
         assert.is_nil(next(doc))
         c:close()
       end
-      srv:stop()
-      server.rmdir(d)
     end
   end)
 
@@ -80,11 +83,10 @@ describe("v3 answers: empty arrays", function()
     local body = '{"a":[],"b":[],}'
     local _, _, want = core.json_decode(body)
     local srv, d = answering(body)
+    finally(function() srv:stop() server.rmdir(d) end)
     local c = client(srv:url(""), "egoi", false)
     local doc, err = c:request("GET", "/x")
     c:close()
-    srv:stop()
-    server.rmdir(d)
     assert.is_nil(doc)
     assert.equal("MALFORMED_JSON", err.code)
     assert.truthy(err.message:find(want, 1, true), err.message .. " / " .. want)
