@@ -7,7 +7,7 @@
 --   client:call(method, options)    raw call of any method
 --   client:invoke(method, args)     catalogue call (aliases, required args)
 --   client:rate_limit_status()      { used, remaining, reset_in } or nil
---   client:close()                  idempotent; also __gc / __close
+--   client:close()                  idempotent; also __gc / __close (an injected limiter stays open)
 --   client.<resource>:<method>(args)
 local core = require "egoi.core"
 local errors = require "egoi.errors"
@@ -147,6 +147,7 @@ local function make_limiter(rl, apikey)
   end
   return {
     lim = lim,
+    own = rl.limiter == nil, -- built here from the options: close() closes it (an injected one is the caller's)
     calls = calls,
     window = window,
     path = path,
@@ -807,11 +808,15 @@ function Client:request(verb, path, opts)
   return finish(self, perform(self, method, options, entry))
 end
 
+-- Closes what the client opened itself: its transport and the limiter it built from the
+-- options (the state file's descriptor, the Redis connection). A limiter passed in as
+-- `rate_limit.limiter` belongs to the caller, who may share it among clients: it is left open.
 function Client:close()
   if self._closed then return end
   self._closed = true
   if self._transport and self._transport.close then self._transport:close() end
-  if self._limiter and self._limiter.lim.close then self._limiter.lim:close() end
+  local rl = self._limiter
+  if rl and rl.own and rl.lim.close then rl.lim:close() end
 end
 
 Client.__gc = Client.close

@@ -164,6 +164,7 @@ local LOCAL_CODES = {
     { "CALLBACK_UNKNOWN_ACTION",
       "The callback names an action other than addSubscriber, editSubscriber or removeSubscriber" },
     { "WEIRD_SERVER_REPLY", "The server's answer is not valid HTTP" },
+    { "PAGING_STALLED", "A page repeated the previous one (the server ignores offset); paging stopped" },
   },
   http = {
     { "HTTP_ERROR", "The server answered with an HTTP error status" },

@@ -1,6 +1,7 @@
 -- egoi.cli.output - human tables, JSON documents and error lines for the `egoi` command.
 local cjson = require("cjson").new()
 local charset = require "egoi.charset"
+local v3json = require "egoi.v3.json"
 
 local output = {}
 
@@ -10,30 +11,41 @@ local concat, sort = table.concat, table.sort
 
 cjson.encode_sparse_array(true)
 
---- Mark t as a JSON array (so an empty one prints [] rather than {}); returns t.
-local ARRAY = {}
+--- Mark t as a JSON array (so an empty one prints [] rather than {}); returns t. The mark is
+-- egoi.v3.json's, which v3 answers carry on their empty arrays.
 function output.array(t)
-  return setmetatable(t, ARRAY)
+  return v3json.array(t)
 end
 
--- the document with every string (keys too) valid UTF-8: invalid bytes become U+FFFD
-local function clean(v, depth)
+-- written where an empty array goes, then replaced by [] in the text (cjson 2.1.0 writes every
+-- empty table as {}); a control character, a word and a control character: no answer's string
+local EMPTY = "\1egoi-empty-array\1"
+local EMPTY_JSON = cjson.encode(EMPTY)
+local EMPTY_PATTERN = EMPTY_JSON:gsub("%p", "%%%0")
+
+-- the document with every string (keys too) valid UTF-8 (invalid bytes become U+FFFD) and
+-- every marked empty array the placeholder; st.empty counts those
+local function clean(v, depth, st)
   if type(v) == "string" then return charset.sanitize(v) end
   if type(v) ~= "table" or depth > 100 then return v end
+  if v3json.is_array(v) and next(v) == nil then
+    st.empty = st.empty + 1
+    return EMPTY
+  end
   local out = {}
-  for k, x in pairs(v) do out[clean(k, depth + 1)] = clean(x, depth + 1) end
+  for k, x in pairs(v) do out[clean(k, depth + 1, st)] = clean(x, depth + 1, st) end
   return setmetatable(out, getmetatable(v))
 end
 
 --- One JSON document (a line) on `out` (default io.stdout); never invalid UTF-8, whatever
--- the service sent.
+-- the service sent; an empty array (output.array, or one of a v3 answer) is [], an empty
+-- object {}.
 function output.json(doc, out)
   out = out or io.stdout
-  if getmetatable(doc) == ARRAY and next(doc) == nil then
-    out:write("[]\n")
-    return
-  end
-  out:write(cjson.encode(clean(doc, 0)), "\n")
+  local st = { empty = 0 }
+  local text = cjson.encode(clean(doc, 0, st))
+  if st.empty > 0 then text = text:gsub(EMPTY_PATTERN, "[]") end
+  out:write(text, "\n")
 end
 
 -- display width of a UTF-8 string (code points; good enough for names)

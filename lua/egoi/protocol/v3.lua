@@ -239,7 +239,7 @@ function M.parse(ctx, response)
   if ok and (status == 204 or body == nil or body:match("^%s*$")) then return M.NOTHING end
   local doc, code, why
   if body ~= nil and not body:match("^%s*$") then
-    doc, code, why = ctx.json_decode(body)
+    doc, code, why = json.decode(ctx.json_decode, body) -- (its empty arrays marked: json.is_array)
   end
   if ok then
     if doc == nil then

@@ -76,9 +76,32 @@ local function call(res, op, options, empty_true)
   return r
 end
 
+-- the same JSON value (tables compared key by key; past `depth` levels they count as different,
+-- so a doubt never stops paging)
+local function same_value(a, b, depth)
+  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+  if depth > 16 then return false end
+  for k, v in pairs(a) do
+    if not same_value(v, b[k], depth + 1) then return false end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false end
+  end
+  return true
+end
+
+-- a page that repeats the one before it (same count, same first and last item): the server
+-- ignored offset, and without total_items nothing else would ever end the paging
+local function repeats(page, prev)
+  local n = #page
+  return prev ~= nil and n > 0 and n == #prev and same_value(page[1], prev[1], 0) and same_value(page[n], prev[n], 0)
+end
+
 -- every item of a paged collection: offset/limit with the largest page, advancing by what the
 -- server actually answered (a server that caps pages lower loses nothing); a collection without
--- total_items ends at an empty page. Errors raise (an iterator cannot return nil, err).
+-- total_items ends at an empty page; a page that repeats the previous one stops the paging with
+-- PAGING_STALLED before any of its items is yielded again. Errors raise (an iterator cannot
+-- return nil, err).
 local function pager(res, op, options, query)
   local client = res._client
   query = copy(query)
@@ -86,6 +109,7 @@ local function pager(res, op, options, query)
   local offset = query.offset or 0
   local fallback = 1
   local page, i, total, done = nil, 0, nil, false
+  local pages = 0 -- pages answered so far
   local function fetch()
     while true do
       local q = copy(query)
@@ -114,9 +138,19 @@ local function pager(res, op, options, query)
       end
       if done then return nil end
       local r = fetch()
+      local prev = page
       page = type(r) == "table" and (r.items or (r[1] ~= nil and r)) or {}
       if type(page) ~= "table" then page = {} end
       i = 0
+      pages = pages + 1
+      if repeats(page, prev) then
+        done, page = true, nil
+        error(errors.new{ kind = "protocol", code = "PAGING_STALLED", method = op,
+          message = ("page %d (offset %d) returned the same %d items as page %d: the server ignores"
+            .. " offset; stopped paging"):format(pages, offset, #prev, pages - 1),
+          reason = "asking again would return the same page until the hourly call limit is spent",
+          detail = { page = pages, offset = offset, items = #prev } }, 0)
+      end
       total = type(r) == "table" and tonumber(r.total_items) or nil
       offset = offset + #page
       if #page == 0 or (total and offset >= total) then done = true end
