@@ -73,6 +73,26 @@ describe("v3 each and a server that ignores offset", function()
     end)
   end
 
+  it("covers senders too, in the library and the CLI (egoi senders pages on the same pager)", function()
+    local c = client(s)
+    local before = served()
+    local seen, err = drain(c.senders:each("email"))
+    assert.equal(2, served() - before)
+    assert.equal(3, #seen)
+    assert.equal("PAGING_STALLED", err.code)
+    assert.has_error(function() c.senders:each("fax") end)
+    c:close()
+    local cli = require("helpers.egoi_cli").new()
+    before = served()
+    local code, out, stderr = cli:run("--api v3 --json senders --channel email", { EGOI_URL = s:url(""),
+      EGOI_APIKEY = KEY })
+    cli:cleanup()
+    assert.equal(2, served() - before)
+    assert.are_not.equal(0, code)
+    assert.matches("PAGING_STALLED", out .. stderr)
+    assert.is_nil((out .. stderr):find("traceback", 1, true))
+  end)
+
   it("stays stopped: the iterator called again sends nothing", function()
     local c = client(s)
     local it = c.tags:each{}

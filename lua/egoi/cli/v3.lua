@@ -165,19 +165,14 @@ local SENDER_PAGE = 100
 
 -- every sender of a channel: v3 pages senders without a total, so until an empty page
 local function senders_of(ctx, channel)
-  local out, offset = {}, 0
-  while true do
-    local res = ctx.v3("senders", "all", channel, { limit = SENDER_PAGE, offset = offset })
-    local items = type(res) == "table" and res.items or {}
-    if type(items) ~= "table" or #items == 0 then return out end
-    for _, s in ipairs(items) do
-      if type(s) == "table" then
-        out[#out + 1] = { sender_id = s.sender_id, channel = channel, sender = s.email or s.cellphone or s.phone,
-          name = s.name, status = s.status }
-      end
+  local out = {}
+  for s in ctx.v3("senders", "each", channel, { limit = SENDER_PAGE }) do
+    if type(s) == "table" then
+      out[#out + 1] = { sender_id = s.sender_id, channel = channel, sender = s.email or s.cellphone or s.phone,
+        name = s.name, status = s.status }
     end
-    offset = offset + #items
   end
+  return out
 end
 
 M.senders = {

@@ -439,6 +439,14 @@ defs.senders = {
     if not c then return nil, e end
     return call(self, c.all, { query = query })
   end,
+  -- every sender of a channel, page after page (the pager every other collection uses)
+  each = function(self, channel, query)
+    local c, e = channel_of(self, "senders.each", channel)
+    if not c then error(e, 2) end
+    local why = bad_args{ { "query", "table?", query } }
+    if why then local _, err = fail(self, c.all, why) error(err, 2) end
+    return pager(self, c.all, {}, query)
+  end,
   create = function(self, channel, body)
     local c, e = channel_of(self, "senders.create", channel)
     if not c then return nil, e end
