@@ -90,6 +90,7 @@ build = {
       ["egoi.limiter.shdict"] = "lua/egoi/limiter/shdict.lua",
       ["egoi.methods"] = "lua/egoi/methods.lua",
       ["egoi.options"] = "lua/egoi/options.lua",
+      ["egoi.paging"] = "lua/egoi/paging.lua",
       ["egoi.protocol"] = "lua/egoi/protocol/init.lua",
       ["egoi.protocol.rest"] = "lua/egoi/protocol/rest.lua",
       ["egoi.protocol.v3"] = "lua/egoi/protocol/v3.lua",

@@ -6,7 +6,7 @@
 local server = require "helpers.server"
 local egoi = require "egoi"
 local errors = require "egoi.errors"
-local http = require "socket.http"
+local fixed_answer = require "helpers.fixed_answer"
 
 local KEY = "0123456789abcdef0123456789abcdef01234567"
 
@@ -28,23 +28,15 @@ local function drain(it)
 end
 
 describe("v3 each and a server that ignores offset", function()
-  local s, dir
+  local fa, s
   setup(function()
-    dir = server.tmpdir("egoi-v3-stall")
-    local f = assert(io.open(dir .. "/page.json", "wb"))
-    f:write('{"items":[{"tag_id":1,"name":"one","color":"#000000"},{"tag_id":2,"name":"two","color":"#000000"},'
-      .. '{"tag_id":3,"name":"three","color":"#000000"}]}')
-    f:close()
-    s = server.start{ cmd = "python3 spec/servers/v3_answer.py {port} " .. server.shell_quote(dir .. "/page.json") }
+    fa = fixed_answer.start('{"items":[{"tag_id":1,"name":"one","color":"#000000"},'
+      .. '{"tag_id":2,"name":"two","color":"#000000"},{"tag_id":3,"name":"three","color":"#000000"}]}')
+    s = fa.server
   end)
-  teardown(function()
-    if s then s:stop() end
-    server.rmdir(dir)
-  end)
+  teardown(function() if fa then fa.stop() end end)
 
-  local function served()
-    return tonumber((assert(http.request(s:url("/__count")))))
-  end
+  local function served() return fa.served() end
 
   it("is a protocol error in the catalogue", function()
     assert.equal("protocol", errors.catalogue.PAGING_STALLED.kind)

@@ -28,6 +28,7 @@ local json = require "egoi.v3.json"
 local validate = require "egoi.bulk.validate"
 local source_of = require "egoi.bulk.source"
 local reader = require "egoi.bulk.reader"
+local paging = require "egoi.paging"
 local backends = { v2 = require "egoi.bulk.backend_v2", v3 = require "egoi.bulk.backend_v3" }
 
 local type, pairs, ipairs, tostring, tonumber, error, pcall = type, pairs, ipairs, tostring, tonumber, error, pcall
@@ -78,9 +79,11 @@ local function read_list(client, list_id, key, export)
     end
   end
   local out, start, calls, total, rows, active = {}, 0, 0, nil, 0, 0
+  local stall = paging.guard(v3 and "getAllContacts" or "subscriberData")
   while true do
     local recs, t = page(start, M.PAGE)
     calls = calls + 1
+    stall(recs, start) -- a server that ignores start/offset: PAGING_STALLED, not an endless read
     total = t or total
     local n = #recs
     for _, r in ipairs(recs) do

@@ -10,6 +10,7 @@ local check = require "egoi.check"
 local option_names = require "egoi.options"
 local source = require "egoi.bulk.source"
 local reader = require "egoi.bulk.reader"
+local paging = require "egoi.paging"
 
 local type, pairs, ipairs, tostring, tonumber, error, pcall =
   type, pairs, ipairs, tostring, tonumber, error, pcall
@@ -198,10 +199,12 @@ local function export(client, list_id, dest, opts)
     return nil, err
   end
 
+  local stall = paging.guard(v3 and "getAllContacts" or "subscriberData")
   local ok_call, err_call = pcall(function()
     while true do
       local recs, err = page()
       if recs == nil then return err end
+      stall(recs, start) -- a server that ignores start/offset: PAGING_STALLED, not an endless export
       local n = #recs
       for i = 1, n do
         local r = flat(recs[i])

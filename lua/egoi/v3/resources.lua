@@ -6,6 +6,7 @@ local errors = require "egoi.errors"
 local check = require "egoi.check"
 local json = require "egoi.v3.json"
 local ops = require "egoi.v3.operations"
+local paging = require "egoi.paging"
 
 local type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable, pcall, next, select, floor =
   type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable, pcall, next, select, math.floor
@@ -78,25 +79,6 @@ end
 
 -- the same JSON value (tables compared key by key; past `depth` levels they count as different,
 -- so a doubt never stops paging)
-local function same_value(a, b, depth)
-  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
-  if depth > 16 then return false end
-  for k, v in pairs(a) do
-    if not same_value(v, b[k], depth + 1) then return false end
-  end
-  for k in pairs(b) do
-    if a[k] == nil then return false end
-  end
-  return true
-end
-
--- a page that repeats the one before it (same count, same first and last item): the server
--- ignored offset, and without total_items nothing else would ever end the paging
-local function repeats(page, prev)
-  local n = #page
-  return prev ~= nil and n > 0 and n == #prev and same_value(page[1], prev[1], 0) and same_value(page[n], prev[n], 0)
-end
-
 -- every item of a paged collection: offset/limit with the largest page, advancing by what the
 -- server actually answered (a server that caps pages lower loses nothing); a collection without
 -- total_items ends at an empty page; a page that repeats the previous one stops the paging with
@@ -143,13 +125,9 @@ local function pager(res, op, options, query)
       if type(page) ~= "table" then page = {} end
       i = 0
       pages = pages + 1
-      if repeats(page, prev) then
+      if paging.repeats(page, prev) then
         done, page = true, nil
-        error(errors.new{ kind = "protocol", code = "PAGING_STALLED", method = op,
-          message = ("page %d (offset %d) returned the same %d items as page %d: the server ignores"
-            .. " offset; stopped paging"):format(pages, offset, #prev, pages - 1),
-          reason = "asking again would return the same page until the hourly call limit is spent",
-          detail = { page = pages, offset = offset, items = #prev } }, 0)
+        error(paging.stalled(op, pages, offset, #prev), 0)
       end
       total = type(r) == "table" and tonumber(r.total_items) or nil
       offset = offset + #page
