@@ -86,7 +86,8 @@ exit codes:
   5   the outcome is unknown: the request may have been applied (check before retrying)
   6   refused by the send ledger (already sent, or an unknown outcome): nothing was sent
   70  internal error (a bug: please report it)
-  130 interrupted (Ctrl-C)
+  130 interrupted (Ctrl-C; 143 SIGTERM): a read or a wait ends at once, a write in flight
+      finishes first and the message says how; nothing is sent after it
 ]]):format(env_mod.DEFAULT_TIMEOUT, env_mod.RETRIES + 1,
     ("3 x S + 2 s (%d s by default)"):format(math.ceil(env_mod.call_bound(env_mod.DEFAULT_TIMEOUT))))
   return table.concat(lines, "\n")
