@@ -118,20 +118,50 @@ describe("egoi interrupted", function()
     assert.equal(before + 1, count(quick, "arrived"))
   end)
 
-  it("ends a rate-limit wait at once, with nothing in flight and nothing sent", function()
-    local e = env(quick, { EGOI_RATE_LIMIT = "1/3600", EGOI_RATE_STATE = cli:path("rl.bin") })
-    local code, _, err = cli:run("--timeout 60 lists", e) -- the window's one call
-    assert.equal(0, code, err)
-    local before = count(quick, "arrived")
+  it("never cuts a write that times out: it waits for the timeout and says the outcome is unknown", function()
+    local before = count(slow, "arrived")
+    local job = cli:spawn("--json --timeout 3 lists create Stalled", env(slow))
+    local code = interrupt(job, "INT", arrived(slow, before + 1))
+    assert.equal(130, code, job.err())
+    local doc = cjson.decode(job.out())
+    assert.same({ signal = "SIGINT", in_flight = "write", outcome = "unknown" }, doc.error.interrupted)
+    assert.is_true(doc.error.outcome_unknown)
+    assert.truthy(doc.error.message:find("it ended without an answer (TIMEOUT): the outcome is unknown", 1, true),
+      doc.error.message)
+    assert.equal(before + 1, count(slow, "arrived"))
+  end)
+
+  -- `lists` with env e waits for a rate-limit slot; Ctrl-C once the wait is announced ends it
+  -- within a bound far below the wait, with nothing in flight and nothing sent to s
+  local function cut_wait(s, e)
+    local before = count(s, "arrived")
     local job = cli:spawn("--timeout 60 lists", e)
-    local secs
-    code, secs = interrupt(job, "INT", function() return job.err():find("for a rate-limit slot", 1, true) end,
+    local code, secs = interrupt(job, "INT", function() return job.err():find("for a rate-limit slot", 1, true) end,
       "no wait was announced")
     assert.equal(130, code, job.err())
     assert.is_true(secs < 10, ("took %.1fs"):format(secs))
     assert.truthy(job.err():find("interrupted (Ctrl-C): no call was in flight (it came during a wait)", 1, true),
       job.err())
     assert.is_true(helper.no_internals(job.err()), job.err())
-    assert.equal(before, count(quick, "arrived"))
+    assert.equal(before, count(s, "arrived"))
+  end
+
+  it("ends the pause a 429's Retry-After set at once, sending nothing more", function()
+    local refusing = slow_server.start(0, "429")
+    local ok, e = pcall(function()
+      local e = env(refusing, { EGOI_RATE_LIMIT = "150/3600", EGOI_RATE_STATE = cli:path("rl429.bin") })
+      local code, _, err = cli:run("--timeout 60 lists", e) -- 429, Retry-After: 600: the state is blocked
+      assert.equal(4, code, err)
+      cut_wait(refusing, e)
+    end)
+    refusing:stop()
+    assert(ok, e)
+  end)
+
+  it("ends a rate-limit wait at once, with nothing in flight and nothing sent", function()
+    local e = env(quick, { EGOI_RATE_LIMIT = "1/3600", EGOI_RATE_STATE = cli:path("rl.bin") })
+    local code, _, err = cli:run("--timeout 60 lists", e) -- the window's one call
+    assert.equal(0, code, err)
+    cut_wait(quick, e)
   end)
 end)

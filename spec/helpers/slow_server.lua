@@ -22,8 +22,10 @@ end
 function Slow:url(path) return self.server:url(path) end
 function Slow:stop() self.server:stop() end
 
-function M.start(delay)
-  local s = server.start{ cmd = "python3 spec/servers/slow.py {port} " .. tostring(delay) }
+-- delay: seconds before each answer; mode "429": the answers are HTTP 429, Retry-After: 600
+function M.start(delay, mode)
+  local cmd = "python3 spec/servers/slow.py {port} " .. tostring(delay) .. (mode and (" " .. mode) or "")
+  local s = server.start{ cmd = cmd }
   return setmetatable({ server = s, log = s.dir .. "/requests" }, Slow)
 end
 

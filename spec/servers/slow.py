@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A slow E-goi v2 REST stand-in for the interrupt specs.
 
-    python3 spec/servers/slow.py <port> <delay-seconds>
+    python3 spec/servers/slow.py <port> <delay-seconds> [429]
 
 Listens on 127.0.0.1:<port>. Every request is logged to $EGOI_SERVER_DIR/requests
 ("arrived <verb> <method>", written and flushed as soon as its body has been read),
@@ -9,7 +9,8 @@ then answered after <delay-seconds> with a v2 REST success envelope for the meth
 the form names (createList gets LIST_ID 7; anything else an empty result);
 "answering <method>" is logged just before the answer is written, so a client that
 ended after it had its answer can only have ended after that line. GET /log answers
-the log at once.
+the log at once. With "429" every request is answered after the delay with HTTP 429
+and Retry-After: 600 instead.
 """
 import os
 import sys
@@ -22,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOG = os.path.join(os.environ.get("EGOI_SERVER_DIR", "."), "requests")
 LOCK = threading.Lock()
 DELAY = 20.0
+TOO_MANY = False
 
 
 def log(line):
@@ -37,8 +39,10 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # keep the spec output quiet
         pass
 
-    def _send(self, data):
-        self.send_response(200)
+    def _send(self, data, status=200):
+        self.send_response(status)
+        if status == 429:
+            self.send_header("Retry-After", "600")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -67,7 +71,7 @@ class Handler(BaseHTTPRequestHandler):
         data = json.dumps({"Egoi_Api": {method: result}}).encode()
         log("answering %s" % method)
         try:
-            self._send(data)
+            self._send(data, 429 if TOO_MANY else 200)
         except OSError:
             pass  # the client hung up
 
@@ -76,9 +80,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    global DELAY
+    global DELAY, TOO_MANY
     port = int(sys.argv[1])
     DELAY = float(sys.argv[2]) if len(sys.argv) > 2 else 20.0
+    TOO_MANY = len(sys.argv) > 3 and sys.argv[3] == "429"
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     server.serve_forever()
