@@ -118,6 +118,17 @@ describe("egoi interrupted", function()
     assert.equal(before + 1, count(quick, "arrived"))
   end)
 
+  it("tells a write the service refused as refused", function()
+    local before = count(quick, "arrived")
+    local job = cli:spawn("--json --timeout 60 lists create Refused", env(quick))
+    local code = interrupt(job, "INT", arrived(quick, before + 1))
+    assert.equal(130, code, job.err())
+    local doc = cjson.decode(job.out())
+    assert.same({ signal = "SIGINT", in_flight = "write", outcome = "refused" }, doc.error.interrupted)
+    assert.truthy(doc.error.message:find("the service refused it (NO_ACCESS): nothing was done", 1, true),
+      doc.error.message)
+  end)
+
   it("never cuts a write that times out: it waits for the timeout and says the outcome is unknown", function()
     local before = count(slow, "arrived")
     local job = cli:spawn("--json --timeout 3 lists create Stalled", env(slow))

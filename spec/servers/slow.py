@@ -6,7 +6,8 @@
 Listens on 127.0.0.1:<port>. Every request is logged to $EGOI_SERVER_DIR/requests
 ("arrived <verb> <method>", written and flushed as soon as its body has been read),
 then answered after <delay-seconds> with a v2 REST success envelope for the method
-the form names (createList gets LIST_ID 7; anything else an empty result);
+the form names (createList gets LIST_ID 7, or ERROR NO_ACCESS for a list named
+"Refused"; anything else an empty result);
 "answering <method>" is logged just before the answer is written, so a client that
 ended after it had its answer can only have ended after that line. GET /log answers
 the log at once. With "429" every request is answered after the delay with HTTP 429
@@ -67,6 +68,8 @@ class Handler(BaseHTTPRequestHandler):
         log("arrived %s %s" % (self.command, method))
         time.sleep(DELAY)
         result = {"LIST_ID": "7"} if method == "createList" else {}
+        if "Refused" in body:
+            result = {"ERROR": "NO_ACCESS"}
         result["status"] = "success"
         data = json.dumps({"Egoi_Api": {method: result}}).encode()
         log("answering %s" % method)

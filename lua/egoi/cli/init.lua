@@ -291,6 +291,7 @@ function cli.main(argv, env)
       ctx.signal.method = method
       local res, cerr = client:call(method, a)
       ctx.signal.method = nil
+      interrupt.settle(ctx.signal, res, cerr)
       if res == nil then
         if empty_codes and type(cerr) == "table" and empty_codes[cerr.code] then return {} end
         error(cerr, 0)

@@ -3,6 +3,7 @@
 --   interrupt.arm()                    core.signals_catch() for the command's run
 --   interrupt.watch(state, client)     note what each request was doing when the signal came
 --   interrupt.sleep                    the client's sleep: a wait ends at once on the signal
+--   interrupt.settle(state, res, err)  what the call in flight at the signal returned
 --   interrupt.outcome(state, ok, err)  nil, or the error to report (exit 130 / 143)
 --   interrupt.release()
 --
@@ -59,11 +60,18 @@ function M.watch(state, client)
   }
 end
 
+--- The call whose request was in flight at the signal returned res, err (ctx.call): its
+-- outcome, whatever the command does next.
+function M.settle(state, res, err)
+  local at = state.at
+  if at and at.answer == nil then at.answer = { ok = res ~= nil, err = err } end
+end
+
 -- what became of the write in flight, from what the transport saw (at) and what the command
 -- made of it (ok, err): a sentence and a word for --json
 local function write_outcome(at, ok, err)
   if at.status then
-    if ok then return ("the service answered (HTTP %d) and the command finished"):format(at.status), "completed" end
+    if ok then return ("the service answered (HTTP %d) and accepted it"):format(at.status), "completed" end
     if type(err) == "table" and err.kind ~= "interrupted" then
       local cls = failure.class(err)
       if cls == "api" then
@@ -110,6 +118,7 @@ function M.outcome(state, ok, err)
   else
     in_flight = "write"
     local text
+    if at.answer then ok, err = at.answer.ok, at.answer.err end
     text, outcome = write_outcome(at, ok, err)
     unknown = outcome == "unknown" or nil
     what = "a write was in flight" .. named .. "; it was let finish so that its outcome is known: "
