@@ -106,40 +106,39 @@ describe("egoi interrupted", function()
     assert.is_true(helper.no_internals(err), err)
   end)
 
-  it("tells a write's outcome in --json too (SIGTERM: 143)", function()
-    local before = count(quick, "arrived")
-    local job = cli:spawn("--json --timeout 60 lists create Terminated", env(quick))
-    local code = interrupt(job, "TERM", arrived(quick, before + 1))
-    assert.equal(143, code, job.err())
+  -- `--json lists create NAME` against s, sig once it arrived: exactly one request, the exit
+  -- code, and the last JSON document on stdout (the error; the command's own may come first)
+  local function cut_write(s, args, sig)
+    local before = count(s, "arrived")
+    local job = cli:spawn("--json " .. args, env(s))
+    local code = interrupt(job, sig, arrived(s, before + 1))
+    assert.equal(before + 1, count(s, "arrived"))
+    assert.is_true(helper.no_internals(job.err()), job.err())
     local docs = {}
     for line in job.out():gmatch("[^\n]+") do docs[#docs + 1] = cjson.decode(line) end
+    return code, docs[#docs].error, docs, job
+  end
+
+  it("tells a write's outcome in --json too (SIGTERM: 143)", function()
+    local code, e, docs, job = cut_write(quick, "--timeout 60 lists create Terminated", "TERM")
+    assert.equal(143, code, job.err())
     assert.equal("7", docs[1].LIST_ID) -- the command's own answer first
-    assert.same({ signal = "SIGTERM", in_flight = "write", outcome = "completed" }, docs[2].error.interrupted)
-    assert.equal(before + 1, count(quick, "arrived"))
+    assert.same({ signal = "SIGTERM", in_flight = "write", outcome = "completed" }, e.interrupted)
   end)
 
   it("tells a write the service refused as refused", function()
-    local before = count(quick, "arrived")
-    local job = cli:spawn("--json --timeout 60 lists create Refused", env(quick))
-    local code = interrupt(job, "INT", arrived(quick, before + 1))
+    local code, e, _, job = cut_write(quick, "--timeout 60 lists create Refused", "INT")
     assert.equal(130, code, job.err())
-    local doc = cjson.decode(job.out())
-    assert.same({ signal = "SIGINT", in_flight = "write", outcome = "refused" }, doc.error.interrupted)
-    assert.truthy(doc.error.message:find("the service refused it (NO_ACCESS): nothing was done", 1, true),
-      doc.error.message)
+    assert.same({ signal = "SIGINT", in_flight = "write", outcome = "refused" }, e.interrupted)
+    assert.truthy(e.message:find("the service refused it (NO_ACCESS): nothing was done", 1, true), e.message)
   end)
 
   it("never cuts a write that times out: it waits for the timeout and says the outcome is unknown", function()
-    local before = count(slow, "arrived")
-    local job = cli:spawn("--json --timeout 3 lists create Stalled", env(slow))
-    local code = interrupt(job, "INT", arrived(slow, before + 1))
+    local code, e, _, job = cut_write(slow, "--timeout 3 lists create Stalled", "INT")
     assert.equal(130, code, job.err())
-    local doc = cjson.decode(job.out())
-    assert.same({ signal = "SIGINT", in_flight = "write", outcome = "unknown" }, doc.error.interrupted)
-    assert.is_true(doc.error.outcome_unknown)
-    assert.truthy(doc.error.message:find("it ended without an answer (TIMEOUT): the outcome is unknown", 1, true),
-      doc.error.message)
-    assert.equal(before + 1, count(slow, "arrived"))
+    assert.same({ signal = "SIGINT", in_flight = "write", outcome = "unknown" }, e.interrupted)
+    assert.is_true(e.outcome_unknown)
+    assert.truthy(e.message:find("it ended without an answer (TIMEOUT): the outcome is unknown", 1, true), e.message)
   end)
 
   -- `lists` with env e waits for a rate-limit slot; Ctrl-C once the wait is announced ends it
