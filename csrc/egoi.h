@@ -45,6 +45,11 @@ void egoi_filecheck_open(lua_State *L);
  * decided in transport.c, which has the transfer's details. */
 const char *egoi_errors_curl_name(int curlcode);
 
+/* signals.c: the signal caught since core.signals_catch() (SIGINT or
+ * SIGTERM), 0 when none was or catch() is not in effect. Async-signal
+ * safe to read; for libcurl callbacks and sleeps, which must not call Lua. */
+int egoi_signals_pending(void);
+
 /* core.c: leaves the metatable `name` on the stack, creating it on first
  * use with __index = methods, __gc = __close = cleanup (one idempotent
  * cleanup per type), __tostring when given, and __name. */

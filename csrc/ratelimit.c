@@ -2,7 +2,9 @@
  * ratelimit.c - exact rolling-window rate limiter for egoi.core.
  *
  *   core.now()                 wall-clock seconds (CLOCK_REALTIME) as a double
- *   core.sleep(seconds)        nanosleep, restarted on EINTR
+ *   core.sleep(seconds[, interruptible])  nanosleep, restarted on EINTR; with
+ *                              interruptible = true it returns "SIGINT"/"SIGTERM" at once
+ *                              when core.signals_catch() caught one (before or during it)
  *   core.key_id(apikey)        16 lowercase hex chars naming per-key state
  *   core.user_dir(path, create) true | nil, message: a directory only we can change
  *   core.euid()                the effective user id
@@ -80,11 +82,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -167,22 +171,80 @@ static int rl_now(lua_State *L)
     return 1;
 }
 
+/* Sleeps until the monotonic deadline or until a signal caught by
+ * core.signals_catch() is pending. SIGINT and SIGTERM are blocked while
+ * the flag is checked and unblocked atomically by pselect, so a signal
+ * arriving between the check and the wait still ends the wait. Returns
+ * the pending signal, 0 when the full time passed. */
+static int sleep_interruptible(const struct timespec *deadline)
+{
+    sigset_t block, old;
+    int sig = 0;
+
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &block, &old) != 0)
+        sigprocmask(SIG_SETMASK, NULL, &old); /* cannot block: wait with the mask as it is */
+    for (;;) {
+        struct timespec now, left;
+        if ((sig = egoi_signals_pending()) != 0)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left.tv_sec = deadline->tv_sec - now.tv_sec;
+        left.tv_nsec = deadline->tv_nsec - now.tv_nsec;
+        if (left.tv_nsec < 0) {
+            left.tv_nsec += 1000000000L;
+            left.tv_sec -= 1;
+        }
+        if (left.tv_sec < 0)
+            break;
+        if (pselect(0, NULL, NULL, NULL, &left, &old) == 0)
+            break; /* the time passed */
+        /* EINTR: a handler ran; look at the flag again */
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return sig;
+}
+
 static int rl_sleep(lua_State *L)
 {
     lua_Number s = luaL_checknumber(L, 1);
+    int interruptible = lua_toboolean(L, 2);
     struct timespec req, rem;
     if (!isfinite(s))
         return luaL_argerror(L, 1, "seconds must be a finite number");
-    if (s <= 0)
-        return 0;
     if (s > 1e9)
         s = 1e9;
+    if (s < 0)
+        s = 0;
     req.tv_sec = (time_t)s;
     req.tv_nsec = (long)((s - (lua_Number)req.tv_sec) * 1e9);
     if (req.tv_nsec >= 1000000000L)
         req.tv_nsec = 999999999L;
     if (req.tv_nsec < 0)
         req.tv_nsec = 0;
+    if (interruptible) {
+        struct timespec deadline;
+        int sig;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += req.tv_sec;
+        deadline.tv_nsec += req.tv_nsec;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_nsec -= 1000000000L;
+            deadline.tv_sec += 1;
+        }
+        sig = sleep_interruptible(&deadline);
+        if (sig == SIGINT)
+            lua_pushliteral(L, "SIGINT");
+        else if (sig == SIGTERM)
+            lua_pushliteral(L, "SIGTERM");
+        else
+            return 0;
+        return 1;
+    }
+    if (s <= 0)
+        return 0;
     while (nanosleep(&req, &rem) != 0 && errno == EINTR)
         req = rem;
     return 0;

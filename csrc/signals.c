@@ -10,12 +10,18 @@
  * restores the default disposition and re-raises itself: the process ends at once, as if
  * no handler had been installed (the journal covers that case like a SIGKILL).
  *
+ * C reads the flag through egoi_signals_pending() (egoi.h), never Lua: transport.c's
+ * progress callback ends a read (an idempotent request) in flight once it is set, and
+ * core.sleep(s, true) (ratelimit.c) returns early. A write is never cut: it runs to its
+ * end (bounded by its timeout) so that its outcome is known. Without catch() no handler
+ * is installed, the flag stays 0 and neither changes anything (nginx, plain scripts).
+ *
  * The flag is the one mutable global of the C module, and it has to be: a signal handler
  * receives no pointer to per-state data, and the only object C allows a handler to write
  * is a `volatile sig_atomic_t` with static storage duration. It is process-wide on
  * purpose (signals are), written by the handler and read or cleared by the functions above.
  * SA_RESTART keeps interrupted system calls going; libcurl treats an EINTR from poll()
- * as "no event yet", so a call in flight runs to its end (bounded by its timeout).
+ * as "no event yet" and calls the progress callback again at once.
  */
 #include "egoi.h"
 
@@ -78,6 +84,11 @@ static int sig_release(lua_State *L)
     caught_signal = 0;
     (void)L;
     return 0;
+}
+
+int egoi_signals_pending(void)
+{
+    return (int)caught_signal;
 }
 
 void egoi_signals_open(lua_State *L)

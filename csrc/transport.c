@@ -22,6 +22,15 @@
  * a request gets a connection of its own (CURLOPT_FRESH_CONNECT), where
  * libcurl never retries; the connection then stays cached for later ones.
  *
+ * A read (idempotent = true, or a GET) ends early when core.signals_catch()
+ * caught SIGINT/SIGTERM: a progress callback sees the flag signals.c keeps
+ * (egoi_signals_pending) within about a second, or at once when the
+ * signal interrupts libcurl's poll(), and aborts the transfer; the failure
+ * is code INTERRUPTED (sent = true as for any failure after the request may
+ * have left: for a read that is harmless). A write is never cut: it runs
+ * to its end or its timeout, so its outcome is known. Without catch() the
+ * flag stays 0 and nothing changes (nginx, scripts that never asked).
+ *
  * Memory rules: everything malloc'd (the response buffers, the per-request
  * header list) hangs off the userdata, so a Lua error raised at any point
  * (usage error, or memory error from lua_push*) cannot leak it: the next
@@ -29,6 +38,7 @@
  * record a failure in the userdata and return a value that aborts the
  * transfer, and the failure is reported after curl_easy_perform returns.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -69,6 +79,8 @@ typedef struct {
     int too_large;                 /* set by the write callback */
     int head_too_large;            /* set by the header callback */
     int no_memory;                 /* set by either callback */
+    int cut_on_signal;             /* this request is a read: the progress callback may end it */
+    int interrupted;               /* the signal that ended it (set by the progress callback) */
     char errbuf[CURL_ERROR_SIZE];
 } http_client;
 
@@ -176,6 +188,24 @@ static size_t header_cb(char *data, size_t size, size_t nitems, void *userp)
         return 0;
     }
     return n;
+}
+
+/* Called by libcurl at least once a second while a transfer runs (and
+ * after every wake-up of its poll, an EINTR included). Only a read is
+ * ever cut; non-zero ends the transfer with CURLE_ABORTED_BY_CALLBACK. */
+static int progress_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    http_client *c = (http_client *)userp;
+    int sig;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    if (!c->cut_on_signal || (sig = egoi_signals_pending()) == 0)
+        return 0;
+    c->interrupted = sig;
+    return 1;
 }
 
 /* --- options ----------------------------------------------------------- */
@@ -413,6 +443,8 @@ static int l_http_client(lua_State *L)
     SETOPT(c, CURLOPT_WRITEDATA, (void *)c);
     SETOPT(c, CURLOPT_HEADERFUNCTION, header_cb);
     SETOPT(c, CURLOPT_HEADERDATA, (void *)c);
+    SETOPT(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
+    SETOPT(c, CURLOPT_XFERINFODATA, (void *)c);
     SETOPT(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000.0 + 0.5));
     SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000.0 + 0.5));
     SETOPT(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -828,12 +860,17 @@ static int l_request(lua_State *L)
     c->too_large = 0;
     c->head_too_large = 0;
     c->no_memory = 0;
+    c->cut_on_signal = idempotent;
+    c->interrupted = 0;
     c->errbuf[0] = '\0';
     if (curl_easy_setopt(c->curl, CURLOPT_URL, lua_tostring(L, R_URL)) != CURLE_OK)
         setopt_failed = 1;
     if (curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK)
         setopt_failed = 1;
     if (curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, idempotent ? 0L : 1L) != CURLE_OK)
+        setopt_failed = 1;
+    /* the progress callback only for a read (the one request it may end) */
+    if (curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, idempotent ? 0L : 1L) != CURLE_OK)
         setopt_failed = 1;
     if (body != NULL || (strcmp(verb, "GET") != 0 && strcmp(verb, "DELETE") != 0)) {
         /* POST, PUT, PATCH (and DELETE with a body): the body is not
@@ -879,6 +916,11 @@ static int l_request(lua_State *L)
             lua_pushliteral(L, "RESPONSE_TOO_LARGE");
             lua_pushliteral(L, "the response headers are too large");
             sent = 1;
+        } else if (rc == CURLE_ABORTED_BY_CALLBACK && c->interrupted != 0) {
+            lua_pushliteral(L, "INTERRUPTED");
+            lua_pushstring(L, c->interrupted == SIGTERM
+                ? "interrupted by SIGTERM: the read was ended before its answer"
+                : "interrupted by SIGINT: the read was ended before its answer");
         } else if (c->no_memory) {
             lua_pushliteral(L, "OUT_OF_MEMORY");
             lua_pushliteral(L, "out of memory while receiving the response");

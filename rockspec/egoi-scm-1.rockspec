@@ -71,6 +71,7 @@ build = {
       ["egoi.cli.cmd.tags"] = "lua/egoi/cli/cmd/tags.lua",
       ["egoi.cli.env"] = "lua/egoi/cli/env.lua",
       ["egoi.cli.failure"] = "lua/egoi/cli/failure.lua",
+      ["egoi.cli.interrupt"] = "lua/egoi/cli/interrupt.lua",
       ["egoi.cli"] = "lua/egoi/cli/init.lua",
       ["egoi.cli.output"] = "lua/egoi/cli/output.lua",
       ["egoi.cli.progress"] = "lua/egoi/cli/progress.lua",

@@ -507,7 +507,7 @@ local function import(client, source, opts)
         if why then return why end
         local left = deadline - core.now()
         if left <= 0 then break end
-        core.sleep(left < 0.25 and left or 0.25)
+        core.sleep(left < 0.25 and left or 0.25, true) -- returns at once on a caught signal
       end
     end
     return nil

@@ -28,10 +28,9 @@ function M.new()
   return setmetatable({ dir = dir, n = 0 }, Cli)
 end
 
---- args: a shell-quoted argument string; env: variables (false unsets one). Returns exit code,
--- stdout, stderr, seconds taken.
-function Cli:run(args, env, stdin)
-  self.n = self.n + 1
+-- the shell command that runs bin/egoi with args in the clean environment (env: variables;
+-- false unsets one), without redirections
+function Cli:command(args, env)
   local e = { LUA_CPATH = CPATH, XDG_STATE_HOME = self.dir .. "/state", HOME = self.dir,
     XDG_RUNTIME_DIR = self.dir, EGOI_RATE_LIMIT = "off" }
   for k, v in pairs(env or {}) do e[k] = v end
@@ -43,9 +42,15 @@ function Cli:run(args, env, stdin)
   for k, v in pairs(e) do
     if v ~= false then parts[#parts + 1] = k .. "=" .. q(v) end
   end
+  return table.concat(parts, " ") .. " lua5.4 bin/egoi " .. args
+end
+
+--- args: a shell-quoted argument string; env: variables (false unsets one). Returns exit code,
+-- stdout, stderr, seconds taken.
+function Cli:run(args, env, stdin)
+  self.n = self.n + 1
   local out, err = self.dir .. "/out" .. self.n, self.dir .. "/err" .. self.n
-  local cmd = table.concat(parts, " ") .. " lua5.4 bin/egoi " .. args .. " >" .. out .. " 2>" .. err
-    .. " <" .. (stdin or "/dev/null")
+  local cmd = self:command(args, env) .. " >" .. out .. " 2>" .. err .. " <" .. (stdin or "/dev/null")
   local t0 = socket.gettime()
   local ok, _, code = os.execute(cmd)
   if type(ok) == "number" then code = ok / 256 end -- Lua 5.1 / LuaJIT without 5.2 compat
@@ -54,6 +59,29 @@ function Cli:run(args, env, stdin)
   os.remove(out)
   os.remove(err)
   return code, o, r, secs
+end
+
+--- bin/egoi in the background: job.pid (the interpreter's own), job:done() (the exit code once
+-- it ended, else nil), job:out(), job:err(). (Started by a non-interactive shell, the job
+-- inherits SIGINT ignored; egoi installs its own handler, so kill -INT still reaches it.)
+function Cli:spawn(args, env)
+  self.n = self.n + 1
+  local base = self.dir .. "/job" .. self.n
+  os.execute(("(%s >%s.out 2>%s.err </dev/null & echo $! >%s.pid; wait $!; echo $? >%s.rc) &"):format(
+    self:command(args, env), base, base, base, base))
+  local pid
+  for _ = 1, 200 do
+    pid = tonumber(((server.read_file(base .. ".pid") or ""):match("%d+")))
+    if pid then break end
+    socket.sleep(0.01)
+  end
+  assert(pid, "the job did not start")
+  return {
+    pid = pid,
+    done = function() return tonumber(((server.read_file(base .. ".rc") or ""):match("%d+"))) end,
+    out = function() return server.read_file(base .. ".out") or "" end,
+    err = function() return server.read_file(base .. ".err") or "" end,
+  }
 end
 
 function Cli:path(name) return self.dir .. "/" .. name end

@@ -118,8 +118,11 @@ function failure.report(err, json)
     and err.exit or EXIT[cls]
   output.error(code, msg, hint)
   if json then
+    local stopped = cls == "interrupted" and type(err) == "table" and err or nil
     output.json({ error = { code = code, message = msg, hint = hint, exit = exit,
-      outcome_unknown = cls == "unknown" or nil } })
+      outcome_unknown = (cls == "unknown" or (stopped and stopped.outcome_unknown == true)) or nil,
+      -- egoi.cli.interrupt: { signal =, in_flight = "read"|"write"|false, outcome = }
+      interrupted = stopped and type(stopped.interrupted) == "table" and stopped.interrupted or nil } })
   end
   return exit
 end

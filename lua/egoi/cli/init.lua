@@ -11,6 +11,7 @@ local output = require "egoi.cli.output"
 local args = require "egoi.cli.args"
 local env_mod = require "egoi.cli.env"
 local failure = require "egoi.cli.failure"
+local interrupt = require "egoi.cli.interrupt"
 
 local cli = {}
 
@@ -85,7 +86,8 @@ exit codes:
   5   the outcome is unknown: the request may have been applied (check before retrying)
   6   refused by the send ledger (already sent, or an unknown outcome): nothing was sent
   70  internal error (a bug: please report it)
-  130 interrupted (Ctrl-C)
+  130 interrupted (Ctrl-C; 143 SIGTERM): a read or a wait ends at once, a write in flight
+      finishes first and the message says how; nothing is sent after it
 ]]):format(env_mod.DEFAULT_TIMEOUT, env_mod.RETRIES + 1,
     ("3 x S + 2 s (%d s by default)"):format(math.ceil(env_mod.call_bound(env_mod.DEFAULT_TIMEOUT))))
   return table.concat(lines, "\n")
@@ -215,8 +217,10 @@ local function build_client(ctx, g, getenv, env, cmd, opt)
   local egoi = require "egoi"
   local client = egoi.new{ apikey = apikey, url = url, protocol = protocol, rate_limit = rate_limit, raise = false,
     api = api ~= "v2" and api or nil,
-    app = "egoi-cli", timeout = timeout, connect_timeout = math.min(env_mod.CONNECT_TIMEOUT, timeout) }
+    app = "egoi-cli", timeout = timeout, connect_timeout = math.min(env_mod.CONNECT_TIMEOUT, timeout),
+    sleep = interrupt.sleep } -- a wait ends at once on Ctrl-C/SIGTERM (egoi.cli.interrupt)
   ctx.client = client
+  interrupt.watch(ctx.signal, client)
   ctx.key_id = require("egoi.core").key_id(apikey) -- names per-key local state (sync's snapshot)
   -- the send guard: on unless the command runs against a throwaway sandbox without --ledger
   local ledger = g.ledger or getenv("EGOI_LEDGER")
@@ -241,8 +245,9 @@ end
 function cli.main(argv, env)
   env = env or {}
   local getenv = env.getenv or os.getenv
-  local ctx = {}
+  local ctx = { signal = {} } -- signal: what egoi.cli.interrupt saw in flight
   local json_errors = false
+  local armed = false
   for _, a in ipairs(argv or {}) do if a == "--json" then json_errors = true end end
   local code = 0
   local ok, err = pcall(function()
@@ -278,9 +283,15 @@ function cli.main(argv, env)
       return
     end
     if cmd.refuse then cmd.refuse(ctx, pos, opt) end -- a usage error before any client or sandbox
+    -- from here on the first Ctrl-C/SIGTERM is a flag: a read in flight or a wait ends at once,
+    -- a write in flight finishes, nothing starts after it; exit 130/143 (egoi.cli.interrupt)
+    armed = interrupt.arm()
     local client = build_client(ctx, g, getenv, env, cmd, opt)
     function ctx.call(method, a, empty_codes)
+      ctx.signal.method = method
       local res, cerr = client:call(method, a)
+      ctx.signal.method = nil
+      interrupt.settle(ctx.signal, res, cerr)
       if res == nil then
         if empty_codes and type(cerr) == "table" and empty_codes[cerr.code] then return {} end
         error(cerr, 0)
@@ -296,9 +307,13 @@ function cli.main(argv, env)
     end
     cmd.run(ctx, pos, opt)
   end)
+  -- a signal caught during the run decides the exit: 130 (SIGINT) or 143 (SIGTERM)
+  local stopped = armed and interrupt.outcome(ctx.signal, ok, err)
+  if stopped then ok, err = false, stopped end
   if ctx.client then pcall(ctx.client.close, ctx.client) end
   if ctx.sandbox_proc then pcall(ctx.sandbox_proc.stop) end
   if ctx.temp_ledger then os.remove(ctx.temp_ledger) end
+  if armed then interrupt.release() end
   pcall(io.stdout.flush, io.stdout)
   if ok then return code end
   local exit = failure.report(err, json_errors or ctx.json)

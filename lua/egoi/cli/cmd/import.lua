@@ -100,12 +100,11 @@ tags extra_<id>, or an extra field's name. Phones: 351-912345678 or +35191234567
           bar:update(info)
         end
       end,
-      -- first SIGINT/SIGTERM: finish the call in flight, journal it, stop; a second one kills
+      -- first SIGINT/SIGTERM (caught for every command: egoi.cli.interrupt): finish the call
+      -- in flight, journal it, stop; a second one kills
       should_stop = core.signals_caught,
     }
-    core.signals_catch()
     local ok, s, err, partial = pcall(bulk.import, ctx.client, pos[2], o)
-    core.signals_release()
     if not ok then error(s, 0) end
     if s == nil then
       -- a failure half-way: say what was done before the error
