@@ -478,6 +478,7 @@ static long sp_position(const char *s, size_t n, int *digits)
 }
 
 static void sp_value(lua_State *L, soapconv *s, int n, int depth);
+static void sp_content(lua_State *L, soapconv *s, int n, int depth);
 
 /* what the keys of a table seen so far say about its neutral shape */
 typedef struct {
@@ -689,35 +690,67 @@ static void sp_struct(lua_State *L, soapconv *s, int n, int depth)
     sp_finish(L, &ks);
 }
 
+/* counts one value of node n against the expansion budget; -1 (error
+ * set) past it */
+static int sp_spend(soapconv *s, int n)
+{
+    if (++s->expanded <= s->max_expanded)
+        return 0;
+    egoi_xr_fail(s->r, EGOI_XR_LARGE, n, "the answer expands to more than %zu values (references?)",
+                 s->max_expanded);
+    return -1;
+}
+
 /* pushes the value of element n (depth: its nesting level) */
 static void sp_value(lua_State *L, soapconv *s, int n, int depth)
 {
     egoi_xr *r = s->r;
-    size_t len;
-    const char *nil;
-    int t, ty;
+    int t;
     if (depth > SP_MAX_VALUE_DEPTH) {
         egoi_xr_fail(r, EGOI_XR_DEEP, n, "values nested deeper than %d levels", SP_MAX_VALUE_DEPTH);
         return;
     }
-    if (++s->expanded > s->max_expanded) {
-        egoi_xr_fail(r, EGOI_XR_LARGE, n, "the answer expands to more than %zu values (references?)",
-                     s->max_expanded);
+    if (sp_spend(s, n) != 0)
         return;
-    }
     t = sp_target(s, n);
     if (t < 0)
         return;
     if (t != n) {
-        if (s->busy[t]) {
-            egoi_xr_fail(r, EGOI_XR_MALFORMED, n, "cyclic reference");
-            return;
+        /* A chain of references (href to an element that has an href
+         * itself) is followed in this loop, not by recursion: 100,000
+         * links would otherwise take 100,000 C frames and overflow the C
+         * stack. Each link is marked busy (a cycle check) and counts
+         * against the expansion budget, as a nested call did. */
+        int m = n, k;
+        while (t != m) {
+            if (s->busy[t]) {
+                egoi_xr_fail(r, EGOI_XR_MALFORMED, m, "cyclic reference");
+                return;
+            }
+            s->busy[t] = 1;
+            m = t;
+            if (sp_spend(s, m) != 0)
+                return;
+            if ((t = sp_target(s, m)) < 0)
+                return;
         }
-        s->busy[t] = 1;
-        sp_value(L, s, t, depth);
-        s->busy[t] = 0;
+        sp_content(L, s, m, depth);
+        for (k = n; k != m;) { /* the same links again: unmark them */
+            k = sp_target(s, k);
+            s->busy[k] = 0;
+        }
         return;
     }
+    sp_content(L, s, n, depth);
+}
+
+/* pushes the value of element n, which is no reference */
+static void sp_content(lua_State *L, soapconv *s, int n, int depth)
+{
+    egoi_xr *r = s->r;
+    size_t len;
+    const char *nil;
+    int ty;
     luaL_checkstack(L, 8, "soap_response: nesting");
     nil = egoi_xr_attr(r, n, s->q_xsi_nil, &len);
     if (nil != NULL && ((len == 4 && memcmp(nil, "true", 4) == 0) || (len == 1 && nil[0] == '1'))) {

@@ -1,0 +1,42 @@
+-- Hostile SOAP documents the shared reader (csrc/xmlread.c) and the SOAP converter must
+-- survive with a clear answer: long reference chains, and namespace URIs that every name in
+-- their scope would carry.
+local core = require "egoi.core"
+
+local HEAD = '<?xml version="1.0"?><e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/">' ..
+  '<e:Body><r:xResponse xmlns:r="urn:x">'
+local TAIL = "</e:Body></e:Envelope>"
+
+-- <return href="#i1"/> then elements i1 -> i2 -> ... -> i<n>, the last one `last`
+local function chain(n, last)
+  local p = { HEAD, '<return href="#i1"/></r:xResponse>' }
+  for i = 1, n - 1 do
+    p[#p + 1] = ('<m id="i%d" href="#i%d"/>'):format(i, i + 1)
+  end
+  p[#p + 1] = last:format(n)
+  p[#p + 1] = TAIL
+  return table.concat(p)
+end
+
+describe("the SOAP reader under hostile documents", function()
+  it("follows a chain of 100,000 references without a C frame per link", function()
+    -- each link used to be one recursive call: this document overflowed the C stack
+    local ok, v = core.soap_response(chain(100000, '<m id="i%d">end</m>'))
+    assert.is_true(ok)
+    assert.equal("end", v)
+  end)
+
+  it("still finds a cycle at the end of a long chain, and the values behind a chain", function()
+    local ok, code, msg = core.soap_response(chain(50000, '<m id="i%d" href="#i1"/>'))
+    assert.is_nil(ok)
+    assert.equal("MALFORMED_XML", code)
+    assert.matches("cyclic reference", msg)
+    -- a target reached through a chain twice: both copies, the busy marks cleared between
+    local doc = HEAD .. '<return><a href="#i1"/><b href="#i1"/></return></r:xResponse>' ..
+      '<m id="i1" href="#i2"/><m id="i2"><x>1</x><y>2</y></m>' .. TAIL
+    local v
+    ok, v = core.soap_response(doc)
+    assert.is_true(ok)
+    assert.same({ a = { x = "1", y = "2" }, b = { x = "1", y = "2" } }, v)
+  end)
+end)
