@@ -184,8 +184,14 @@ static int xr_intern(egoi_xr *r, const char *s, size_t n)
         egoi_xr_fail(r, EGOI_XR_LARGE, -1, "more than %d distinct names", EGOI_XR_MAX_NAMES);
         return -1;
     }
-    if (n > UINT_MAX / 2 || r->names.len > UINT_MAX / 2 ||
-        xr_grow(r, (void **)&r->nm, &r->capnm, r->nnm + 1, sizeof *r->nm) != 0)
+    /* Namespace mode interns "uri\1local": a long URI shared by many
+     * distinct names would multiply it (a 1 MB document asking for GBs). */
+    if (n >= (size_t)EGOI_XR_MAX_NAME_BYTES - r->names.len) {
+        egoi_xr_fail(r, EGOI_XR_LARGE, -1, "distinct names longer than %d bytes in all",
+                     EGOI_XR_MAX_NAME_BYTES);
+        return -1;
+    }
+    if (xr_grow(r, (void **)&r->nm, &r->capnm, r->nnm + 1, sizeof *r->nm) != 0)
         return -1;
     r->nm[r->nnm].off = (unsigned int)r->names.len;
     r->nm[r->nnm].len = (unsigned int)n;
@@ -285,8 +291,20 @@ static int xr_resolve(egoi_xr *r, const char *p, size_t n)
 static void XMLCALL xr_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
 {
     egoi_xr *r = (egoi_xr *)ud;
-    int p = prefix ? xr_intern(r, prefix, strlen(prefix)) : -1;
-    int u = xr_intern(r, uri ? uri : "", uri ? strlen(uri) : 0);
+    size_t ul = uri ? strlen(uri) : 0;
+    int p, u;
+    if (r->err != EGOI_XR_NONE)
+        return;
+    /* the URI is part of the name of every element and attribute in its
+     * scope, hashed each time it is interned: a 1 MB one would make each
+     * <a:x/> cost a megabyte of work */
+    if (ul > EGOI_XR_MAX_URI) {
+        egoi_xr_fail(r, EGOI_XR_LARGE, -1, "namespace URI of %zu bytes (more than %d)", ul,
+                     EGOI_XR_MAX_URI);
+        return;
+    }
+    p = prefix ? xr_intern(r, prefix, strlen(prefix)) : -1;
+    u = xr_intern(r, uri ? uri : "", ul);
     if (r->err != EGOI_XR_NONE)
         return;
     if (r->nbinds >= EGOI_XR_MAX_BINDS) {

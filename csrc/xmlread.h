@@ -10,7 +10,8 @@
  * parser. Converters then walk the tree and build Lua values.
  *
  * Guards: the caller's byte limit, an element depth cap (<= 256), at most
- * 4M elements and 1M distinct names, 1024 namespace declarations in scope,
+ * 4M elements and 1M distinct names (64 MiB of them), namespace URIs of at
+ * most 1024 bytes, 1024 namespace declarations in scope,
  * name hashes seeded per document, DOCTYPE and entity declarations refused
  * (no entity is ever expanded, no external entity ever fetched).
  */
@@ -36,6 +37,8 @@
 #define EGOI_XR_MAX_NODES 4000000 /* elements */
 #define EGOI_XR_MAX_NAMES 1000000 /* distinct element/attribute/type names */
 #define EGOI_XR_MAX_BINDS 1024    /* namespace declarations in scope */
+#define EGOI_XR_MAX_NAME_BYTES (64 * 1024 * 1024) /* all distinct names together */
+#define EGOI_XR_MAX_URI 1024      /* bytes of one namespace URI */
 #define EGOI_XR_SEP '\x01'        /* between namespace URI and local name */
 
 /* egoi_xr_parse flags */

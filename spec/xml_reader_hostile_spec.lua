@@ -39,4 +39,32 @@ describe("the SOAP reader under hostile documents", function()
     assert.is_true(ok)
     assert.same({ a = { x = "1", y = "2" }, b = { x = "1", y = "2" } }, v)
   end)
+
+  it("refuses a namespace URI longer than 1024 bytes", function()
+    local uri = "urn:" .. ("u"):rep(1020)
+    local ok = core.soap_response(HEAD .. '<return xmlns:a="' .. uri .. '"><a:x>1</a:x></return>' ..
+      "</r:xResponse>" .. TAIL)
+    assert.is_true(ok)
+    local code, msg
+    ok, code, msg = core.soap_response(HEAD .. '<return xmlns:a="' .. uri .. 'u"><a:x>1</a:x></return>' ..
+      "</r:xResponse>" .. TAIL)
+    assert.is_nil(ok)
+    assert.equal("TOO_LARGE", code)
+    assert.matches("namespace URI of 1025 bytes (more than 1024)", msg, 1, true)
+  end)
+
+  it("bounds the bytes of distinct names a long URI multiplies (64 MiB)", function()
+    -- 70,000 distinct names under a 1 KiB URI: 72 MB of interned names from a 0.6 MB document
+    local p = { HEAD, '<return xmlns:a="urn:', ("u"):rep(1020), '">' }
+    for i = 1, 70000 do
+      p[#p + 1] = ("<a:x%d/>"):format(i)
+    end
+    p[#p + 1] = "</return></r:xResponse>" .. TAIL
+    local doc = table.concat(p)
+    assert.is_true(#doc < 1024 * 1024)
+    local ok, code, msg = core.soap_response(doc)
+    assert.is_nil(ok)
+    assert.equal("TOO_LARGE", code)
+    assert.matches("distinct names longer than 67108864 bytes in all", msg, 1, true)
+  end)
 end)
