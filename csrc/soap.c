@@ -478,6 +478,7 @@ static long sp_position(const char *s, size_t n, int *digits)
 }
 
 static void sp_value(lua_State *L, soapconv *s, int n, int depth);
+static int sp_spend(soapconv *s, int n, size_t cost);
 static void sp_content(lua_State *L, soapconv *s, int n, int depth);
 
 /* what the keys of a table seen so far say about its neutral shape */
@@ -578,6 +579,28 @@ static int sp_child(const egoi_xr *r, int n, const char *local)
     return -1;
 }
 
+/* The first key and value children of Map item it (-1 when absent).
+ * Returns what reading the item costs beyond its value's own share of the
+ * expansion budget: its other children, and a missing value (read as "").
+ * Charged, an item that many references share, with many children or
+ * none, cannot make each reference cost a scan for free. */
+static size_t sp_item(const egoi_xr *r, int it, int *k, int *v)
+{
+    size_t extra = 0;
+    int c;
+    *k = *v = -1;
+    for (c = r->nodes[it].first; c >= 0; c = r->nodes[c].next) {
+        const char *l = egoi_xr_local(r, r->nodes[c].name);
+        if (*k < 0 && strcmp(l, "key") == 0)
+            *k = c;
+        else if (*v < 0 && strcmp(l, "value") == 0)
+            *v = c;
+        else
+            extra++;
+    }
+    return *v < 0 ? extra + 1 : extra;
+}
+
 /* pushes the key of a Map item: the key element's text */
 static int sp_key(lua_State *L, soapconv *s, int k)
 {
@@ -601,17 +624,16 @@ static void sp_map(lua_State *L, soapconv *s, int n, int depth)
     lua_newtable(L);
     for (c = r->nodes[n].first; c >= 0 && r->err == EGOI_XR_NONE; c = r->nodes[c].next) {
         int it = sp_target(s, c), k, v;
-        size_t kl;
+        size_t kl, extra;
         const char *key;
         if (it < 0)
             return;
-        k = sp_child(r, it, "key");
-        v = sp_child(r, it, "value");
+        extra = sp_item(r, it, &k, &v);
         if (k < 0) {
             egoi_xr_fail(r, EGOI_XR_MALFORMED, it, "a Map item without a key");
             return;
         }
-        if (sp_key(L, s, k) != 0)
+        if (sp_key(L, s, k) != 0 || sp_spend(s, it, extra) != 0)
             return;
         if (v < 0)
             lua_pushliteral(L, "");
@@ -690,11 +712,12 @@ static void sp_struct(lua_State *L, soapconv *s, int n, int depth)
     sp_finish(L, &ks);
 }
 
-/* counts one value of node n against the expansion budget; -1 (error
+/* counts `cost` values of node n against the expansion budget; -1 (error
  * set) past it */
-static int sp_spend(soapconv *s, int n)
+static int sp_spend(soapconv *s, int n, size_t cost)
 {
-    if (++s->expanded <= s->max_expanded)
+    s->expanded += cost;
+    if (s->expanded <= s->max_expanded)
         return 0;
     egoi_xr_fail(s->r, EGOI_XR_LARGE, n, "the answer expands to more than %zu values (references?)",
                  s->max_expanded);
@@ -710,7 +733,7 @@ static void sp_value(lua_State *L, soapconv *s, int n, int depth)
         egoi_xr_fail(r, EGOI_XR_DEEP, n, "values nested deeper than %d levels", SP_MAX_VALUE_DEPTH);
         return;
     }
-    if (sp_spend(s, n) != 0)
+    if (sp_spend(s, n, 1) != 0)
         return;
     t = sp_target(s, n);
     if (t < 0)
@@ -729,7 +752,7 @@ static void sp_value(lua_State *L, soapconv *s, int n, int depth)
             }
             s->busy[t] = 1;
             m = t;
-            if (sp_spend(s, m) != 0)
+            if (sp_spend(s, m, 1) != 0)
                 return;
             if ((t = sp_target(s, m)) < 0)
                 return;

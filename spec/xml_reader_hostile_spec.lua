@@ -40,6 +40,31 @@ describe("the SOAP reader under hostile documents", function()
     assert.same({ a = { x = "1", y = "2" }, b = { x = "1", y = "2" } }, v)
   end)
 
+  it("charges Map items that references share, so a scan per reference is not free", function()
+    local MAP = ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:m="http://xml.apache.org/xml-soap"'
+    -- 5,000 references to one Map of 5,000 items without a value: 25M items read from 0.2 MB
+    local doc = HEAD:gsub("<e:Body>", "<e:Body" .. MAP .. ">") .. "<return>" .. ('<x href="#a"/>'):rep(5000) ..
+      '</return></r:xResponse><a id="a" xsi:type="m:Map">' .. ("<item><key>k</key></item>"):rep(5000) .. "</a>" .. TAIL
+    local ok, code, msg = core.soap_response(doc)
+    assert.is_nil(ok)
+    assert.equal("TOO_LARGE", code)
+    assert.matches("the answer expands to more than", msg, 1, true)
+    -- 5,000 Map items that all reference one item whose value follows 5,000 other children
+    doc = HEAD:gsub("<e:Body>", "<e:Body" .. MAP .. ">") .. '<return xsi:type="m:Map">' ..
+      ('<i href="#a"/>'):rep(5000) .. '</return></r:xResponse><a id="a"><key>k</key>' .. ("<b/>"):rep(5000) ..
+      "<value>v</value></a>" .. TAIL
+    ok, code = core.soap_response(doc)
+    assert.is_nil(ok)
+    assert.equal("TOO_LARGE", code)
+    -- an item without a value is still "", its key kept
+    doc = HEAD:gsub("<e:Body>", "<e:Body" .. MAP .. ">") .. '<return xsi:type="m:Map"><item><key>a</key></item>' ..
+      "<item><key>b</key><value>2</value></item></return></r:xResponse>" .. TAIL
+    local v
+    ok, v = core.soap_response(doc)
+    assert.is_true(ok)
+    assert.same({ a = "", b = "2" }, v)
+  end)
+
   it("refuses a namespace URI longer than 1024 bytes", function()
     local uri = "urn:" .. ("u"):rep(1020)
     local ok = core.soap_response(HEAD .. '<return xmlns:a="' .. uri .. '"><a:x>1</a:x></return>' ..
