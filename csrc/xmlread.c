@@ -235,8 +235,10 @@ const char *egoi_xr_attr(const egoi_xr *r, int n, int name, size_t *len)
         return NULL;
     for (a = r->nodes[n].attr; a >= 0; a = r->attrs[a].next) {
         if (r->attrs[a].name == name) {
+            /* text.p is NULL while every value stored is empty: NULL + 0
+             * is undefined, and NULL would say "no such attribute" */
             *len = r->attrs[a].vlen;
-            return r->text.p + r->attrs[a].voff;
+            return r->text.p != NULL ? r->text.p + r->attrs[a].voff : "";
         }
     }
     return NULL;

@@ -65,6 +65,19 @@ describe("the SOAP reader under hostile documents", function()
     assert.same({ a = "", b = "2" }, v)
   end)
 
+  it("reads an empty attribute as empty even when the document holds no other text", function()
+    -- no text and no other attribute value: the reader's text buffer was never allocated,
+    -- and href="" read as no href at all (UBSan: NULL + 0); with x="1" beside it, it was refused
+    local doc = HEAD .. '<return href=""/></r:xResponse>' .. TAIL
+    local ok, code, msg = core.soap_response(doc)
+    assert.is_nil(ok)
+    assert.equal("MALFORMED_XML", code)
+    assert.matches('href "" is not a local reference', msg, 1, true)
+    ok, code = core.soap_response(HEAD .. '<return href="" x="1"/></r:xResponse>' .. TAIL)
+    assert.is_nil(ok)
+    assert.equal("MALFORMED_XML", code)
+  end)
+
   it("refuses a namespace URI longer than 1024 bytes", function()
     local uri = "urn:" .. ("u"):rep(1020)
     local ok = core.soap_response(HEAD .. '<return xmlns:a="' .. uri .. '"><a:x>1</a:x></return>' ..
