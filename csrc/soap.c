@@ -339,15 +339,33 @@ static int l_soap_request(lua_State *L)
 #define SP_MAX_VALUE_DEPTH 64
 #define SP_DEFAULT_MAX ((lua_Integer)64 * 1024 * 1024)
 
-/* the state of one conversion; the id table and busy flags are Lua
- * userdata (nothing to free when a memory error unwinds) */
+/* a slot of the id hash: the element and its id (in the reader's text) */
+typedef struct {
+    int node; /* -1: an empty slot */
+    size_t len;
+    const char *v;
+} sp_id;
+
+/* node flags (soapconv.fl) */
+#define SP_BUSY 1  /* being expanded (cycle check) */
+#define SP_KNOWN 2 /* SP_NIL and SP_ARRAY are set */
+#define SP_NIL 4   /* xsi:nil="true" */
+#define SP_ARRAY 8 /* an encoded array */
+
+/* The state of one conversion; the id table and the per-node arrays are
+ * Lua userdata (nothing to free when a memory error unwinds). With
+ * references, one element may be converted many times: what its
+ * attributes say is then worked out once (tgt, fl), and every value and
+ * every byte of text pushed is counted against a budget. */
 typedef struct {
     egoi_xr *r;
     int q_xsi_nil, q_href, q_id, q_ref12, q_id12; /* interned names, -1 when absent */
-    int *ids;                                    /* id hash: node indices, idcap slots */
+    sp_id *ids;                                  /* id hash, idcap slots */
     size_t idcap;
-    unsigned char *busy; /* per node: being expanded (cycle check) */
+    int *tgt;          /* per node: its reference's target + 1, 0 until known */
+    unsigned char *fl; /* per node: SP_* flags */
     size_t expanded, max_expanded;
+    size_t bytes, max_bytes; /* text and key bytes pushed */
 } soapconv;
 
 /* the id (1.1 `id`, 1.2 `enc:id`) of node n, or NULL */
@@ -357,52 +375,56 @@ static const char *sp_idval(const soapconv *s, int n, size_t *len)
     return v != NULL ? v : egoi_xr_attr(s->r, n, s->q_id12, len);
 }
 
-/* The id table and busy flags, made before the walk when the document
- * has references: two userdata pushed on the stack. */
+/* the slot of id v[0..n) in the id hash: its own, or the empty one where
+ * it would go */
+static size_t sp_find_slot(const soapconv *s, const char *v, size_t n)
+{
+    size_t h = egoi_xr_hash(s->r, v, n) & (s->idcap - 1);
+    while (s->ids[h].node != -1) {
+        const sp_id *e = &s->ids[h];
+        if (e->len == n && memcmp(e->v, v, n) == 0)
+            break;
+        h = (h + 1) & (s->idcap - 1);
+    }
+    return h;
+}
+
+/* The id table and the per-node arrays, made before the walk when the
+ * document has references: three userdata pushed on the stack. */
 static void sp_build_ids(lua_State *L, soapconv *s)
 {
     const egoi_xr *r = s->r;
     size_t i, cap = 16;
     while (cap < r->nnodes * 2)
         cap *= 2;
-    s->ids = (int *)lua_newuserdata(L, cap * sizeof *s->ids);
-    s->busy = (unsigned char *)lua_newuserdata(L, r->nnodes);
-    memset(s->busy, 0, r->nnodes);
+    s->ids = (sp_id *)lua_newuserdata(L, cap * sizeof *s->ids);
+    s->fl = (unsigned char *)lua_newuserdata(L, r->nnodes);
+    memset(s->fl, 0, r->nnodes);
+    s->tgt = (int *)lua_newuserdata(L, r->nnodes * sizeof *s->tgt);
+    memset(s->tgt, 0, r->nnodes * sizeof *s->tgt);
     s->idcap = cap;
     for (i = 0; i < cap; i++)
-        s->ids[i] = -1;
+        s->ids[i].node = -1;
     for (i = 0; i < r->nnodes; i++) {
         size_t n = 0, h;
         const char *v = sp_idval(s, (int)i, &n);
         if (v == NULL)
             continue;
-        h = egoi_xr_hash(r, v, n) & (cap - 1);
-        while (s->ids[h] != -1) {
-            size_t m = 0;
-            const char *o = sp_idval(s, s->ids[h], &m);
-            if (m == n && memcmp(o, v, n) == 0)
-                break; /* the first element of an id wins */
-            h = (h + 1) & (cap - 1);
+        /* the id is kept with the slot: comparing never walks the
+         * attributes of the element again (one with 20,000 of them,
+         * referenced 20,000 times, would cost 400M steps) */
+        h = sp_find_slot(s, v, n);
+        if (s->ids[h].node == -1) { /* the first element of an id wins */
+            s->ids[h].node = (int)i;
+            s->ids[h].len = n;
+            s->ids[h].v = v;
         }
-        if (s->ids[h] == -1)
-            s->ids[h] = (int)i;
     }
 }
 
 static int sp_find_id(const soapconv *s, const char *v, size_t n)
 {
-    size_t h;
-    if (s->ids == NULL)
-        return -1;
-    h = egoi_xr_hash(s->r, v, n) & (s->idcap - 1);
-    while (s->ids[h] != -1) {
-        size_t m = 0;
-        const char *o = sp_idval(s, s->ids[h], &m);
-        if (m == n && memcmp(o, v, n) == 0)
-            return s->ids[h];
-        h = (h + 1) & (s->idcap - 1);
-    }
-    return -1;
+    return s->ids == NULL ? -1 : s->ids[sp_find_slot(s, v, n)].node;
 }
 
 /* the element a reference node points to (itself when it is none); -1
@@ -410,8 +432,11 @@ static int sp_find_id(const soapconv *s, const char *v, size_t n)
 static int sp_target(soapconv *s, int n)
 {
     size_t len;
-    const char *v = egoi_xr_attr(s->r, n, s->q_href, &len);
+    const char *v;
     int t;
+    if (s->tgt != NULL && s->tgt[n] > 0)
+        return s->tgt[n] - 1;
+    v = egoi_xr_attr(s->r, n, s->q_href, &len);
     if (v != NULL) {
         if (len == 0 || v[0] != '#') {
             egoi_xr_fail(s->r, EGOI_XR_MALFORMED, n, "href \"%.*s\" is not a local reference",
@@ -422,8 +447,11 @@ static int sp_target(soapconv *s, int n)
         len--;
     } else {
         v = egoi_xr_attr(s->r, n, s->q_ref12, &len);
-        if (v == NULL)
+        if (v == NULL) {
+            if (s->tgt != NULL)
+                s->tgt[n] = n + 1;
             return n;
+        }
         if (len > 0 && v[0] == '#') { /* an IDREF; PHP writes "#ref1" */
             v++;
             len--;
@@ -433,6 +461,8 @@ static int sp_target(soapconv *s, int n)
     if (t < 0)
         egoi_xr_fail(s->r, EGOI_XR_MALFORMED, n, "reference to an unknown id \"%.*s\"",
                      (int)(len > 40 ? 40 : len), v);
+    else if (s->tgt != NULL)
+        s->tgt[n] = t + 1;
     return t;
 }
 
@@ -449,6 +479,25 @@ static int sp_is_array(const egoi_xr *r, int n)
             return 1;
     }
     return 0;
+}
+
+/* SP_NIL and SP_ARRAY for node n (worked out once when there are
+ * references) */
+static int sp_facts(soapconv *s, int n)
+{
+    size_t len;
+    const char *nil;
+    int f = 0;
+    if (s->fl != NULL && (s->fl[n] & SP_KNOWN))
+        return s->fl[n];
+    nil = egoi_xr_attr(s->r, n, s->q_xsi_nil, &len);
+    if (nil != NULL && ((len == 4 && memcmp(nil, "true", 4) == 0) || (len == 1 && nil[0] == '1')))
+        f |= SP_NIL;
+    if (sp_is_array(s->r, n))
+        f |= SP_ARRAY;
+    if (s->fl != NULL)
+        s->fl[n] |= (unsigned char)(f | SP_KNOWN);
+    return f;
 }
 
 /* "key_<canonical decimal>" or a canonical decimal (as_id) -> position, else -1 */
@@ -478,6 +527,7 @@ static long sp_position(const char *s, size_t n, int *digits)
 }
 
 static void sp_value(lua_State *L, soapconv *s, int n, int depth);
+static void sp_content(lua_State *L, soapconv *s, int n, int depth);
 
 /* what the keys of a table seen so far say about its neutral shape */
 typedef struct {
@@ -505,12 +555,39 @@ static void ks_note(keyshape *ks, const char *k, size_t n)
         ks->maxpos = pos;
 }
 
-/* pushes the text of leaf node n as a scalar */
-static void sp_scalar(lua_State *L, egoi_xr *r, int n)
+/* adds cost to a budget (*used of max `what`) for node n; -1 (error set)
+ * past it */
+static int sp_charge(soapconv *s, int n, size_t *used, size_t max, size_t cost, const char *what)
 {
+    *used += cost;
+    if (*used <= max)
+        return 0;
+    egoi_xr_fail(s->r, EGOI_XR_LARGE, n, "the answer expands to more than %zu %s (references?)", max, what);
+    return -1;
+}
+
+/* len bytes of text or key pushed for node n */
+static int sp_bytes(soapconv *s, int n, size_t len)
+{
+    return sp_charge(s, n, &s->bytes, s->max_bytes, len, "bytes");
+}
+
+/* cost values of node n */
+static int sp_spend(soapconv *s, int n, size_t cost)
+{
+    return sp_charge(s, n, &s->expanded, s->max_expanded, cost, "values");
+}
+
+/* pushes the text of leaf node n as a scalar; -1 (error set, nothing
+ * pushed) past the byte budget */
+static int sp_scalar(lua_State *L, soapconv *sc, int n)
+{
+    egoi_xr *r = sc->r;
     size_t len;
     const char *s = egoi_xr_text(r, n, &len);
     int ty = r->nodes[n].type;
+    if (sp_bytes(sc, n, len) != 0)
+        return -1;
     if (ty >= 0 && (egoi_xr_is(r, ty, NS_XSD, "boolean") || egoi_xr_is(r, ty, NS_ENC11, "boolean"))) {
         while (len > 0 && (s[0] == ' ' || s[0] == '\n' || s[0] == '\t' || s[0] == '\r'))
             s++, len--;
@@ -520,9 +597,10 @@ static void sp_scalar(lua_State *L, egoi_xr *r, int n)
             lua_pushliteral(L, "1");
         else
             lua_pushliteral(L, "0");
-        return;
+        return 0;
     }
     lua_pushlstring(L, s, len);
+    return 0;
 }
 
 /* The table on top (string keys) in the neutral shape: all keys digits ->
@@ -577,6 +655,28 @@ static int sp_child(const egoi_xr *r, int n, const char *local)
     return -1;
 }
 
+/* The first key and value children of Map item it (-1 when absent).
+ * Returns what reading the item costs beyond its value's own share of the
+ * expansion budget: its other children, and a missing value (read as "").
+ * Charged, an item that many references share, with many children or
+ * none, cannot make each reference cost a scan for free. */
+static size_t sp_item(const egoi_xr *r, int it, int *k, int *v)
+{
+    size_t extra = 0;
+    int c;
+    *k = *v = -1;
+    for (c = r->nodes[it].first; c >= 0; c = r->nodes[c].next) {
+        const char *l = egoi_xr_local(r, r->nodes[c].name);
+        if (*k < 0 && strcmp(l, "key") == 0)
+            *k = c;
+        else if (*v < 0 && strcmp(l, "value") == 0)
+            *v = c;
+        else
+            extra++;
+    }
+    return *v < 0 ? extra + 1 : extra;
+}
+
 /* pushes the key of a Map item: the key element's text */
 static int sp_key(lua_State *L, soapconv *s, int k)
 {
@@ -587,8 +687,7 @@ static int sp_key(lua_State *L, soapconv *s, int k)
         egoi_xr_fail(s->r, EGOI_XR_MALFORMED, k, "a Map key that is not a scalar");
         return -1;
     }
-    sp_scalar(L, s->r, k);
-    return 0;
+    return sp_scalar(L, s, k);
 }
 
 static void sp_map(lua_State *L, soapconv *s, int n, int depth)
@@ -600,17 +699,16 @@ static void sp_map(lua_State *L, soapconv *s, int n, int depth)
     lua_newtable(L);
     for (c = r->nodes[n].first; c >= 0 && r->err == EGOI_XR_NONE; c = r->nodes[c].next) {
         int it = sp_target(s, c), k, v;
-        size_t kl;
+        size_t kl, extra;
         const char *key;
         if (it < 0)
             return;
-        k = sp_child(r, it, "key");
-        v = sp_child(r, it, "value");
+        extra = sp_item(r, it, &k, &v);
         if (k < 0) {
             egoi_xr_fail(r, EGOI_XR_MALFORMED, it, "a Map item without a key");
             return;
         }
-        if (sp_key(L, s, k) != 0)
+        if (sp_key(L, s, k) != 0 || sp_spend(s, it, extra) != 0)
             return;
         if (v < 0)
             lua_pushliteral(L, "");
@@ -652,7 +750,10 @@ static void sp_struct(lua_State *L, soapconv *s, int n, int depth)
     reps = t + 1;
     for (c = r->nodes[n].first; c >= 0 && r->err == EGOI_XR_NONE; c = r->nodes[c].next) {
         const char *k = egoi_xr_local(r, r->nodes[c].name);
-        ks_note(&ks, k, strlen(k));
+        size_t kl = strlen(k);
+        if (sp_bytes(s, c, kl) != 0)
+            return;
+        ks_note(&ks, k, kl);
         sp_value(L, s, c, depth + 1);
         if (r->err != EGOI_XR_NONE)
             return;
@@ -693,46 +794,65 @@ static void sp_struct(lua_State *L, soapconv *s, int n, int depth)
 static void sp_value(lua_State *L, soapconv *s, int n, int depth)
 {
     egoi_xr *r = s->r;
-    size_t len;
-    const char *nil;
-    int t, ty;
+    int t;
     if (depth > SP_MAX_VALUE_DEPTH) {
         egoi_xr_fail(r, EGOI_XR_DEEP, n, "values nested deeper than %d levels", SP_MAX_VALUE_DEPTH);
         return;
     }
-    if (++s->expanded > s->max_expanded) {
-        egoi_xr_fail(r, EGOI_XR_LARGE, n, "the answer expands to more than %zu values (references?)",
-                     s->max_expanded);
+    if (sp_spend(s, n, 1) != 0)
         return;
-    }
     t = sp_target(s, n);
     if (t < 0)
         return;
     if (t != n) {
-        if (s->busy[t]) {
-            egoi_xr_fail(r, EGOI_XR_MALFORMED, n, "cyclic reference");
-            return;
+        /* A chain of references (href to an element that has an href
+         * itself) is followed in this loop, not by recursion: 100,000
+         * links would otherwise take 100,000 C frames and overflow the C
+         * stack. Each link is marked busy (a cycle check) and counts
+         * against the expansion budget, as a nested call did. */
+        int m = n, k;
+        while (t != m) {
+            if (s->fl[t] & SP_BUSY) {
+                egoi_xr_fail(r, EGOI_XR_MALFORMED, m, "cyclic reference");
+                return;
+            }
+            s->fl[t] |= SP_BUSY;
+            m = t;
+            if (sp_spend(s, m, 1) != 0)
+                return;
+            if ((t = sp_target(s, m)) < 0)
+                return;
         }
-        s->busy[t] = 1;
-        sp_value(L, s, t, depth);
-        s->busy[t] = 0;
+        sp_content(L, s, m, depth);
+        for (k = n; k != m;) { /* the same links again: unmark them */
+            k = sp_target(s, k);
+            s->fl[k] &= (unsigned char)~SP_BUSY;
+        }
         return;
     }
+    sp_content(L, s, n, depth);
+}
+
+/* pushes the value of element n, which is no reference */
+static void sp_content(lua_State *L, soapconv *s, int n, int depth)
+{
+    egoi_xr *r = s->r;
+    int ty, f;
     luaL_checkstack(L, 8, "soap_response: nesting");
-    nil = egoi_xr_attr(r, n, s->q_xsi_nil, &len);
-    if (nil != NULL && ((len == 4 && memcmp(nil, "true", 4) == 0) || (len == 1 && nil[0] == '1'))) {
+    f = sp_facts(s, n);
+    if (f & SP_NIL) {
         lua_pushliteral(L, "");
         return;
     }
     ty = r->nodes[n].type;
     if (ty >= 0 && egoi_xr_is(r, ty, NS_MAP, "Map"))
         sp_map(L, s, n, depth);
-    else if (sp_is_array(r, n))
+    else if (f & SP_ARRAY)
         sp_array(L, s, n, depth);
     else if (r->nodes[n].first >= 0)
         sp_struct(L, s, n, depth);
     else {
-        sp_scalar(L, r, n);
+        sp_scalar(L, s, n);
         return;
     }
     if (r->err != EGOI_XR_NONE)
@@ -791,6 +911,7 @@ static int l_soap_response(lua_State *L)
     memset(&sc, 0, sizeof sc);
     sc.r = r;
     sc.max_expanded = r->nnodes * 4 + 4096;
+    sc.max_bytes = len <= ((size_t)-1 - 4096) / 4 ? len * 4 + 4096 : (size_t)-1;
     sc.q_xsi_nil = sp_find(r, NS_XSI, "nil");
     sc.q_href = sp_find(r, NULL, "href");
     sc.q_id = sp_find(r, NULL, "id");

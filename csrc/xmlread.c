@@ -78,19 +78,25 @@ void egoi_xr_fail(egoi_xr *r, int code, int node, const char *fmt, ...)
 {
     va_list ap;
     int n;
-    unsigned long line = 0;
+    unsigned long line = 0, column = 0;
     if (r->err != EGOI_XR_NONE)
         return;
     r->err = code;
     va_start(ap, fmt);
     n = vsnprintf(r->msg, sizeof r->msg, fmt, ap);
     va_end(ap);
-    if (node >= 0 && (size_t)node < r->nnodes)
+    if (node >= 0 && (size_t)node < r->nnodes) {
         line = r->nodes[node].line;
-    else if (r->parser != NULL)
+    } else if (r->parser != NULL) { /* while parsing: expat's position, column too */
         line = (unsigned long)XML_GetCurrentLineNumber(r->parser);
-    if (line > 0 && n >= 0 && (size_t)n < sizeof r->msg)
-        snprintf(r->msg + n, sizeof r->msg - (size_t)n, " at line %lu", line);
+        column = (unsigned long)XML_GetCurrentColumnNumber(r->parser) + 1;
+    }
+    if (line > 0 && n >= 0 && (size_t)n < sizeof r->msg) {
+        if (column > 0)
+            snprintf(r->msg + n, sizeof r->msg - (size_t)n, " at line %lu, column %lu", line, column);
+        else
+            snprintf(r->msg + n, sizeof r->msg - (size_t)n, " at line %lu", line);
+    }
     if (r->parser != NULL)
         XML_StopParser(r->parser, XML_FALSE);
 }
@@ -184,8 +190,14 @@ static int xr_intern(egoi_xr *r, const char *s, size_t n)
         egoi_xr_fail(r, EGOI_XR_LARGE, -1, "more than %d distinct names", EGOI_XR_MAX_NAMES);
         return -1;
     }
-    if (n > UINT_MAX / 2 || r->names.len > UINT_MAX / 2 ||
-        xr_grow(r, (void **)&r->nm, &r->capnm, r->nnm + 1, sizeof *r->nm) != 0)
+    /* Namespace mode interns "uri\1local": a long URI shared by many
+     * distinct names would multiply it (a 1 MB document asking for GBs). */
+    if (n >= (size_t)EGOI_XR_MAX_NAME_BYTES - r->names.len) {
+        egoi_xr_fail(r, EGOI_XR_LARGE, -1, "distinct names longer than %d bytes in all",
+                     EGOI_XR_MAX_NAME_BYTES);
+        return -1;
+    }
+    if (xr_grow(r, (void **)&r->nm, &r->capnm, r->nnm + 1, sizeof *r->nm) != 0)
         return -1;
     r->nm[r->nnm].off = (unsigned int)r->names.len;
     r->nm[r->nnm].len = (unsigned int)n;
@@ -229,8 +241,10 @@ const char *egoi_xr_attr(const egoi_xr *r, int n, int name, size_t *len)
         return NULL;
     for (a = r->nodes[n].attr; a >= 0; a = r->attrs[a].next) {
         if (r->attrs[a].name == name) {
+            /* text.p is NULL while every value stored is empty: NULL + 0
+             * is undefined, and NULL would say "no such attribute" */
             *len = r->attrs[a].vlen;
-            return r->text.p + r->attrs[a].voff;
+            return r->text.p != NULL ? r->text.p + r->attrs[a].voff : "";
         }
     }
     return NULL;
@@ -285,8 +299,20 @@ static int xr_resolve(egoi_xr *r, const char *p, size_t n)
 static void XMLCALL xr_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
 {
     egoi_xr *r = (egoi_xr *)ud;
-    int p = prefix ? xr_intern(r, prefix, strlen(prefix)) : -1;
-    int u = xr_intern(r, uri ? uri : "", uri ? strlen(uri) : 0);
+    size_t ul = uri ? strlen(uri) : 0;
+    int p, u;
+    if (r->err != EGOI_XR_NONE)
+        return;
+    /* the URI is part of the name of every element and attribute in its
+     * scope, hashed each time it is interned: a 1 MB one would make each
+     * <a:x/> cost a megabyte of work */
+    if (ul > EGOI_XR_MAX_URI) {
+        egoi_xr_fail(r, EGOI_XR_LARGE, -1, "namespace URI of %zu bytes (more than %d)", ul,
+                     EGOI_XR_MAX_URI);
+        return;
+    }
+    p = prefix ? xr_intern(r, prefix, strlen(prefix)) : -1;
+    u = xr_intern(r, uri ? uri : "", ul);
     if (r->err != EGOI_XR_NONE)
         return;
     if (r->nbinds >= EGOI_XR_MAX_BINDS) {

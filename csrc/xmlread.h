@@ -10,7 +10,8 @@
  * parser. Converters then walk the tree and build Lua values.
  *
  * Guards: the caller's byte limit, an element depth cap (<= 256), at most
- * 4M elements and 1M distinct names, 1024 namespace declarations in scope,
+ * 4M elements and 1M distinct names (64 MiB of them), namespace URIs of at
+ * most 1024 bytes, 1024 namespace declarations in scope,
  * name hashes seeded per document, DOCTYPE and entity declarations refused
  * (no entity is ever expanded, no external entity ever fetched).
  */
@@ -36,6 +37,8 @@
 #define EGOI_XR_MAX_NODES 4000000 /* elements */
 #define EGOI_XR_MAX_NAMES 1000000 /* distinct element/attribute/type names */
 #define EGOI_XR_MAX_BINDS 1024    /* namespace declarations in scope */
+#define EGOI_XR_MAX_NAME_BYTES (64 * 1024 * 1024) /* all distinct names together */
+#define EGOI_XR_MAX_URI 1024      /* bytes of one namespace URI */
 #define EGOI_XR_SEP '\x01'        /* between namespace URI and local name */
 
 /* egoi_xr_parse flags */
@@ -100,8 +103,9 @@ egoi_xr *egoi_xr_push(lua_State *L);
  * r->err / r->msg set. Never raises. */
 int egoi_xr_parse(egoi_xr *r, const char *body, size_t len, size_t max, int flags, int max_depth);
 
-/* Records the first problem (code, printf message); " at line N" follows,
- * of node (>= 0) or of the parser's position while parsing. Never raises. */
+/* Records the first problem (code, printf message); " at line N" of node
+ * (>= 0) follows, or " at line N, column M" of the parser's position while
+ * parsing. Never raises. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
@@ -119,7 +123,8 @@ const char *egoi_xr_local(const egoi_xr *r, int id);
 int egoi_xr_is(const egoi_xr *r, int id, const char *uri, const char *local);
 /* the value of attribute `name` (an interned id) of node n, or NULL */
 const char *egoi_xr_attr(const egoi_xr *r, int n, int name, size_t *len);
-/* the leaf text of node n (mutable: a converter may decode it in place) */
+/* the leaf text of node n; when *len > 0 it is the tree's own bytes, which a
+ * converter may decode in place (when 0 it may be a constant "": never write) */
 char *egoi_xr_text(egoi_xr *r, int n, size_t *len);
 /* 1 when the leaf text of n is empty or whitespace and n is not mixed */
 int egoi_xr_blank(const egoi_xr *r, int n);

@@ -97,7 +97,11 @@ describe("the shared XML reader", function()
     assert.same({ a = "1", b = "2" }, v)
   end)
 
-  it("names the line of the element at fault", function()
+  it("names the line of the element at fault (and expat's column while parsing)", function()
+    for _, fn in ipairs { "xmlrpc_response", "xml_flat", "soap_response" } do
+      local _, m = refused(fn, "<a>\n<b>\n</c></a>")
+      assert.matches("mismatched tag at line 3, column %d+$", m)
+    end
     local _, msg = refused("xmlrpc_response", rpc("<value>\n<float>1</float></value>"))
     assert.matches("unknown value type <float> at line 6", msg, 1, true)
     _, msg = refused("xmlrpc_response", rpc("<value><struct>\n\n<member><name>a</name></member></struct></value>"))

@@ -6,7 +6,7 @@ BUILD=${BUILD:-build}
 log=$(mktemp -t egoi-vg.XXXXXXXX) || exit 1
 trap 'rm -f "$log"' EXIT
 status=0
-for s in encode decode json xmlrpc soap_parse xml_reader callback c_shared transport ratelimit redis client failure; do
+for s in encode decode json xmlrpc soap_parse xml_reader xml_reader_hostile callback c_shared transport ratelimit redis client failure; do
   echo "== valgrind: spec/${s}_spec.lua"
   LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$BUILD/5.4/?.so;;" \
     valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
