@@ -10,7 +10,7 @@
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 CCX=${ASAN_CC:-cc}
-SPECS=${ASAN_SPECS:-"encode decode json xmlrpc soap_parse xml_reader xml_reader_hostile callback transport ratelimit client failure c_hardening c_shared"}
+SPECS=${ASAN_SPECS:-"encode decode json xmlrpc soap_parse xml_reader xml_reader_hostile xml_writer callback transport transport_interrupt ratelimit client failure c_hardening c_shared"}
 # clang's runtime (which also carries UBSan's handlers) or gcc's libasan (clang would find
 # gcc's too: ask for its own first)
 if $CCX --version 2>/dev/null | grep -q clang; then
