@@ -82,6 +82,39 @@ end
 -- shared with the v3 webhook handler (egoi.resty_webhook): one plain-text answer, one body reader
 M._respond, M._read_body = respond, read_body
 
+-- The checks every receiver makes before parsing: POST only (405), the shared secret in the
+-- query argument `param` when one is set (403, logged with the peer's address), the body
+-- within max_body (413) and readable (500). Returns the body, or nil once it has answered.
+-- `what` names the receiver in the log ("callback", "webhook").
+local function accept(ngx, what, secret, param, max_body)
+  if ngx.req.get_method() ~= "POST" then
+    respond(ngx, 405, "method not allowed")
+    return nil
+  end
+  if secret then
+    local args = ngx.req.get_uri_args(20)
+    local given = args and args[param]
+    if not same_secret(given, secret) then
+      ngx.log(ngx.WARN, "egoi ", what, ": wrong or missing secret from ", ngx.var.remote_addr)
+      respond(ngx, 403, "forbidden")
+      return nil
+    end
+  end
+  local body, why = read_body(ngx, max_body)
+  if not body then
+    if why == "too_large" then
+      ngx.log(ngx.WARN, "egoi ", what, ": body larger than ", max_body, " bytes refused")
+      respond(ngx, 413, "request body too large")
+      return nil
+    end
+    ngx.log(ngx.ERR, "egoi ", what, ": cannot read the spooled request body")
+    respond(ngx, 500, "cannot read the request body")
+    return nil
+  end
+  return body
+end
+M._accept = accept
+
 function M.callback_handler(fn, opts)
   if type(fn) ~= "function" then
     error("egoi.resty.callback_handler: argument 'fn' must be a function", 2)
@@ -112,25 +145,8 @@ function M.callback_handler(fn, opts)
   return function()
     local ngx = rawget(_G, "ngx")
     if not ngx then error("egoi.resty: the callback handler runs inside nginx only", 2) end
-    if ngx.req.get_method() ~= "POST" then
-      return respond(ngx, 405, "method not allowed")
-    end
-    if secret then
-      local args = ngx.req.get_uri_args(20)
-      if not same_secret(args and args.secret, secret) then
-        ngx.log(ngx.WARN, "egoi callback: wrong or missing secret from ", ngx.var.remote_addr)
-        return respond(ngx, 403, "forbidden")
-      end
-    end
-    local body, why = read_body(ngx, max_body)
-    if not body then
-      if why == "too_large" then
-        ngx.log(ngx.WARN, "egoi callback: body larger than ", max_body, " bytes refused")
-        return respond(ngx, 413, "request body too large")
-      end
-      ngx.log(ngx.ERR, "egoi callback: cannot read the spooled request body")
-      return respond(ngx, 500, "cannot read the request body")
-    end
+    local body = accept(ngx, "callback", secret, "secret", max_body)
+    if not body then return end
     local ev, err = callback.parse(body, ngx.var.content_type, { max_bytes = max_body })
     if not ev then
       local code = type(err) == "table" and err.code or "CALLBACK_MALFORMED"

@@ -39,7 +39,7 @@
 -- counts as "not kept". Logs carry codes, actions and counts: never the body or the secret.
 local webhook = require "egoi.webhook"
 local resty = require "egoi.resty"
-local same_secret, respond, read_body = resty._same_secret, resty._respond, resty._read_body
+local respond, accept = resty._respond, resty._accept
 
 local type, tostring, rawget, error, pcall, pairs, ipairs =
   type, tostring, rawget, error, pcall, pairs, ipairs
@@ -101,26 +101,8 @@ function M.webhook_handler(fn, opts)
       return kept == true
     end
 
-    if ngx.req.get_method() ~= "POST" then
-      return respond(ngx, 405, "method not allowed")
-    end
-    if secret then
-      local args = ngx.req.get_uri_args(20)
-      local given = args and args[param]
-      if not same_secret(type(given) == "string" and given or nil, secret) then
-        ngx.log(ngx.WARN, "egoi webhook: wrong or missing secret from ", ngx.var.remote_addr)
-        return respond(ngx, 403, "forbidden")
-      end
-    end
-    local body, why = read_body(ngx, max_body)
-    if not body then
-      if why == "too_large" then
-        ngx.log(ngx.WARN, "egoi webhook: body larger than ", max_body, " bytes refused")
-        return respond(ngx, 413, "request body too large")
-      end
-      ngx.log(ngx.ERR, "egoi webhook: cannot read the spooled request body")
-      return respond(ngx, 500, "cannot read the request body")
-    end
+    local body = accept(ngx, "webhook", secret, param, max_body)
+    if not body then return end
     local ctype = ngx.var.content_type
     local events, err = webhook.parse(body, ctype, parse_opts)
     if not events then

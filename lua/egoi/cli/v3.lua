@@ -132,6 +132,8 @@ The segments of a list: segment_id, name, type (auto, saved, tag). A segment id 
   end,
 }
 
+local tags_v2 = require "egoi.cli.cmd.tags"
+
 M.tags = {
   summary = {
     { "tags", "the account's tags" },
@@ -145,11 +147,7 @@ The account's tags (tag_id, name, color), or create one.
   values = { color = "single" },
   run = function(ctx, pos, opt)
     if pos[1] == "add" then
-      if #pos ~= 2 or pos[2] == "" then usage("usage: egoi tags add NAME [--color #RRGGBB]") end
-      if opt.color and not opt.color:match("^#%x%x%x%x%x%x$") then
-        usage("--color must look like #RRGGBB: " .. opt.color)
-      end
-      local res = ctx.v3("tags", "create", { name = pos[2], color = opt.color })
+      local res = ctx.v3("tags", "create", tags_v2.add_args(pos, opt))
       if ctx.json then return output.json(res) end
       io.stdout:write("created tag ", tostring(type(res) == "table" and res.tag_id), "\n")
       return
@@ -217,7 +215,8 @@ M.campaigns = {
 
 -- campaign create-email ------------------------------------------------------------------------
 
-local read_html = require("egoi.cli.cmd.campaign").read_html
+local campaign_v2 = require "egoi.cli.cmd.campaign"
+local create_email_args = campaign_v2.create_email_args
 
 M.campaign = {
   summary = { { "campaign create-email --list L --subject S --from ID (--url U | --html FILE)",
@@ -229,23 +228,14 @@ Create an e-mail campaign (content html from FILE, or web_page from U); prints i
 campaign_hash. --from is an e-mail sender_id (egoi --api v3 senders); --name defaults to
 the subject.
 ]],
-  values = { list = "single", subject = "single", from = "single", url = "single", html = "single",
-    name = "single" },
+  values = campaign_v2.values,
   run = function(ctx, pos, opt)
-    if pos[1] ~= "create-email" or #pos ~= 1 then
-      usage("usage: egoi campaign create-email --list L --subject S --from ID (--url U | --html FILE)")
-    end
-    if not opt.list or not opt.subject or not opt.from then
-      usage("campaign create-email needs --list, --subject and --from")
-    end
-    if (opt.url == nil) == (opt.html == nil) then
-      usage("campaign create-email needs exactly one of --url and --html")
-    end
+    local kind, text = create_email_args(pos, opt)
     local content
-    if opt.url then
-      content = { type = "web_page", url = opt.url }
+    if kind == "url" then
+      content = { type = "web_page", url = text }
     else
-      content = { type = "html", body = read_html(opt.html) }
+      content = { type = "html", body = text }
     end
     local res = ctx.v3("campaigns", "create_email", { list_id = id(opt.list), internal_name = opt.name or opt.subject,
       subject = opt.subject, sender_id = id(opt.from), content = content })

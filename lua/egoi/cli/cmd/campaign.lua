@@ -17,8 +17,25 @@ local function read_html(path)
   return text
 end
 
+-- the checks of `campaign create-email` on both APIs: a usage error, or the content's source
+-- ("url", U) or ("html", the file's text)
+local function create_email_args(pos, opt)
+  if pos[1] ~= "create-email" or #pos ~= 1 then
+    usage("usage: egoi campaign create-email --list L --subject S --from ID (--url U | --html FILE)")
+  end
+  if not opt.list or not opt.subject or not opt.from then
+    usage("campaign create-email needs --list, --subject and --from")
+  end
+  if (opt.url == nil) == (opt.html == nil) then
+    usage("campaign create-email needs exactly one of --url and --html")
+  end
+  if opt.url then return "url", opt.url end
+  return "html", read_html(opt.html)
+end
+
 return {
   read_html = read_html,
+  create_email_args = create_email_args,
   summary = { { "campaign create-email --list L --subject S --from ID (--url U | --html FILE)",
     "create an e-mail campaign" } },
   help = [[
@@ -29,21 +46,9 @@ Create an e-mail campaign; prints its hash. Sender ids: egoi senders.
   values = { list = "single", subject = "single", from = "single", url = "single", html = "single",
     name = "single" },
   run = function(ctx, pos, opt)
-    if pos[1] ~= "create-email" or #pos ~= 1 then
-      usage("usage: egoi campaign create-email --list L --subject S --from ID (--url U | --html FILE)")
-    end
-    if not opt.list or not opt.subject or not opt.from then
-      usage("campaign create-email needs --list, --subject and --from")
-    end
-    if (opt.url == nil) == (opt.html == nil) then
-      usage("campaign create-email needs exactly one of --url and --html")
-    end
+    local kind, content = create_email_args(pos, opt)
     local args = { listID = opt.list, subject = opt.subject, fromID = opt.from, internal_name = opt.name }
-    if opt.url then
-      args.url = opt.url
-    else
-      args.message = read_html(opt.html)
-    end
+    if kind == "url" then args.url = content else args.message = content end
     local res = ctx.call("createCampaignEmail", args)
     if ctx.json then return output.json(res) end
     io.stdout:write("created campaign ", tostring(res.ID), "\n")

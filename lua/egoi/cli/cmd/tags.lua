@@ -2,7 +2,17 @@
 local output = require "egoi.cli.output"
 local usage = require("egoi.cli.args").usage
 
+-- the checks of `tags add` on both APIs: { name =, color = } or a usage error
+local function add_args(pos, opt)
+  if #pos ~= 2 or pos[2] == "" then usage("usage: egoi tags add NAME [--color #RRGGBB]") end
+  if opt.color and not opt.color:match("^#%x%x%x%x%x%x$") then
+    usage("--color must look like #RRGGBB: " .. opt.color)
+  end
+  return { name = pos[2], color = opt.color }
+end
+
 return {
+  add_args = add_args,
   summary = {
     { "tags", "the account's tags" },
     { "tags add NAME [--color #RRGGBB]", "create a tag (prints its id)" },
@@ -15,11 +25,7 @@ The account's tags (id, name, colour), or create one. Tag ids go to `egoi import
   values = { color = "single" },
   run = function(ctx, pos, opt)
     if pos[1] == "add" then
-      if #pos ~= 2 or pos[2] == "" then usage("usage: egoi tags add NAME [--color #RRGGBB]") end
-      if opt.color and not opt.color:match("^#%x%x%x%x%x%x$") then
-        usage("--color must look like #RRGGBB: " .. opt.color)
-      end
-      local res = ctx.call("addTag", { name = pos[2], color = opt.color })
+      local res = ctx.call("addTag", add_args(pos, opt))
       if ctx.json then return output.json(res) end
       io.stdout:write("created tag ", tostring(type(res) == "table" and res.ID or res), "\n")
       return
